@@ -1,0 +1,100 @@
+"""Build: the C kernels as static libraries (each SIMD file with its own
+-m flags, nothing else), linked into one Cython extension.
+
+Environment:
+  FASTCONV_OPENMP=0   build without OpenMP (single-threaded kernels)
+  FASTCONV_WERROR=1   turn compiler warnings in the kernels into errors (CI)
+  FASTCONV_CFLAGS     extra flags for every C file (e.g. sanitizers)
+"""
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+
+import numpy as np
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+KDIR = "src/fastconv/_kernels"
+MSVC = sys.platform == "win32" and "GCC" not in sys.version
+MACHINE = (os.environ.get("_PYTHON_HOST_PLATFORM") or platform.machine()).lower()
+X86 = any(m in MACHINE for m in ("x86_64", "amd64", "i686", "x86"))
+
+
+def _probe(flags, link_flags):
+    """True if a tiny OpenMP program compiles and links with these flags."""
+    cc = os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc"
+    src = "#include <omp.h>\nint main(void){int n=0;\n#pragma omp parallel reduction(+:n)\nn+=1;\nreturn n>0?0:1;}\n"
+    with tempfile.TemporaryDirectory() as d:
+        c = os.path.join(d, "probe.c")
+        with open(c, "w") as f:
+            f.write(src)
+        cmd = cc.split() + flags + [c, "-o", os.path.join(d, "probe")] + link_flags
+        try:
+            return subprocess.run(cmd, capture_output=True).returncode == 0
+        except OSError:
+            return False
+
+
+def openmp_flags():
+    if os.environ.get("FASTCONV_OPENMP", "1") == "0":
+        return [], []
+    if MSVC:
+        return ["/openmp"], []
+    if sys.platform == "darwin":
+        prefix = os.environ.get("LIBOMP_PREFIX") or (
+            subprocess.run(["brew", "--prefix", "libomp"], capture_output=True, text=True).stdout.strip()
+            if shutil.which("brew") else "")
+        cf = ["-Xpreprocessor", "-fopenmp"] + ([f"-I{prefix}/include"] if prefix else [])
+        lf = ([f"-L{prefix}/lib"] if prefix else []) + ["-lomp"]
+        return (cf, lf) if _probe(cf, lf) else ([], [])
+    return (["-fopenmp"], ["-fopenmp"]) if _probe(["-fopenmp"], ["-fopenmp"]) else ([], [])
+
+
+OMP_CFLAGS, OMP_LFLAGS = openmp_flags()
+if MSVC:
+    BASE = ["/O2"]
+else:
+    BASE = ["-O3", "-std=c99", "-Wall", "-Wextra", "-fno-math-errno"]
+    if os.environ.get("FASTCONV_WERROR") == "1":
+        BASE.append("-Werror")
+BASE += OMP_CFLAGS + os.environ.get("FASTCONV_CFLAGS", "").split()
+
+
+def lib(name, sources, simd_flags=()):
+    return (name, {"sources": [f"{KDIR}/{s}" for s in sources],
+                   "include_dirs": [KDIR],
+                   "cflags": BASE + list(simd_flags)})
+
+
+# The baseline library gets no -m flags: it must run on any CPU of the architecture.
+libraries = [lib("fc_kernels", ["conv_ops.c", "dispatch.c", "pack.c", "gemm_scalar.c"])]
+if X86:
+    if MSVC:
+        libraries += [lib("fc_avx2", ["gemm_avx2.c"], ["/arch:AVX2"]),
+                      lib("fc_avx512", ["gemm_avx512.c"], ["/arch:AVX512"])]
+    else:
+        contract = ["-ffp-contract=fast"]
+        libraries += [
+            lib("fc_avx2", ["gemm_avx2.c"], ["-mavx2", "-mfma"] + contract),
+            lib("fc_avx512", ["gemm_avx512.c"],
+                ["-mavx512f", "-mavx512vl", "-mavx512bw", "-mavx512dq", "-mavx2", "-mfma"] + contract),
+        ]
+
+ext = Extension(
+    "fastconv._core",
+    sources=["src/fastconv/_core.pyx"],
+    include_dirs=[KDIR, np.get_include()],
+    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    extra_compile_args=(["/O2"] if MSVC else ["-O2"]) + OMP_CFLAGS
+    + os.environ.get("FASTCONV_CFLAGS", "").split(),
+    extra_link_args=OMP_LFLAGS + os.environ.get("FASTCONV_LDFLAGS", "").split(),
+)
+
+setup(
+    libraries=libraries,
+    ext_modules=cythonize([ext], compiler_directives={"language_level": 3}),
+)

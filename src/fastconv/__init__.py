@@ -1,0 +1,30 @@
+"""fastconv: every convolution of deep learning and image processing, for NumPy,
+computed by hand-written C loops with OpenMP and SIMD."""
+from __future__ import annotations
+
+import os as _os
+
+from . import _core
+from ._config import get_num_threads, set_num_threads, show_config
+from .functional import (avg_pool2d, conv1d, conv2d, conv3d, conv_transpose1d,
+                         conv_transpose2d, conv_transpose3d, depthwise_conv2d,
+                         depthwise_separable_conv2d, involution2d, max_pool2d, max_unpool2d,
+                         pointwise_conv2d, separable_conv2d)
+from .involution import Involution2d
+from .layers import (Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d,
+                     ConvTranspose3d)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+    "depthwise_conv2d", "pointwise_conv2d", "separable_conv2d", "depthwise_separable_conv2d",
+    "involution2d", "max_pool2d", "max_unpool2d", "avg_pool2d", "Involution2d",
+    "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
+    "get_num_threads", "set_num_threads", "show_config", "__version__",
+]
+
+_isa = _os.environ.get("FASTCONV_ISA")
+if _isa:
+    _core.set_isa(_isa.strip().lower())
+del _isa

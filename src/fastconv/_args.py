@@ -1,0 +1,366 @@
+"""Argument checking: user arguments in, one frozen ConvSpec out.
+
+Every error message of the public API is raised here, naming the argument
+and the value it got.  Nothing below this module validates again.
+"""
+from __future__ import annotations
+
+import numbers
+import operator
+from dataclasses import dataclass
+
+import numpy as np
+
+PAD_MODES = {"zeros": 0, "reflect": 1, "replicate": 2, "circular": 3}
+ACTIVATIONS = {None: 0, "relu": 1, "relu6": 2}
+ALGORITHMS = {"auto": 0, "direct": 1, "gemm": 2, "winograd": 3}
+DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_MAX_ELEMENTS = 2**62 // 8
+
+
+@dataclass(frozen=True)
+class ConvSpec:
+    """One validated problem; every dimension in C's (D, H, W) form."""
+
+    nd: int
+    batched: bool
+    N: int
+    C_in: int
+    C_out: int
+    groups: int
+    in_size: tuple
+    out_size: tuple
+    kernel: tuple
+    stride: tuple
+    dilation: tuple
+    pad0: tuple
+    pad1: tuple
+    pad_mode: int = 0
+    activation: int = 0
+    algorithm: int = 0
+    dtype: np.dtype = DTYPES[0]
+
+    def c_desc(self) -> tuple:
+        """The fields of fc_conv_desc, in order, 1-D and 2-D lifted to 3-D."""
+        lift = lambda t, fill: (fill,) * (3 - self.nd) + tuple(t)  # noqa: E731
+        return (self.N, self.C_in, self.C_out, self.groups,
+                *lift(self.in_size, 1), *lift(self.out_size, 1), *lift(self.kernel, 1),
+                *lift(self.stride, 1), *lift(self.dilation, 1),
+                *lift(self.pad0, 0), *lift(self.pad1, 0),
+                self.pad_mode, self.activation)
+
+    @property
+    def out_shape(self) -> tuple:
+        shape = (self.C_out, *self.out_size)
+        return (self.N, *shape) if self.batched else shape
+
+    @property
+    def empty(self) -> bool:
+        return self.N == 0 or self.C_out == 0 or 0 in self.out_size
+
+
+# ---------------------------------------------------------------- scalars
+
+def _is_int(v) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def int_arg(v, name: str, *, minimum: int | None = None) -> int:
+    if not _is_int(v):
+        raise ValueError(f"{name} must be an int, got {v!r}")
+    v = operator.index(v)
+    if minimum is not None and v < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {v}")
+    return v
+
+
+def tuple_arg(v, nd: int, name: str, *, minimum: int) -> tuple:
+    """An int or a tuple of one int per spatial dimension."""
+    if _is_int(v):
+        vals = (operator.index(v),) * nd
+    elif isinstance(v, (tuple, list)) and len(v) == nd and all(_is_int(e) for e in v):
+        vals = tuple(operator.index(e) for e in v)
+    else:
+        raise ValueError(f"{name} must be an int or a tuple of {nd} ints, got {v!r}")
+    if any(e < minimum for e in vals):
+        raise ValueError(f"{name} must be >= {minimum} in every dimension, got {v!r}")
+    return vals
+
+
+def choice_arg(v, table: dict, name: str) -> int:
+    try:
+        return table[v]
+    except (KeyError, TypeError):
+        names = ", ".join(repr(k) for k in table)
+        raise ValueError(f"{name} must be one of {names}; got {v!r}") from None
+
+
+# ---------------------------------------------------------------- arrays
+
+def as_float_array(a, name: str) -> np.ndarray:
+    """A C-contiguous, native-order float32/float64 ndarray (copies only if needed)."""
+    if a is None:
+        raise TypeError(f"{name} must be an array, got None")
+    if hasattr(a, "detach") and hasattr(a, "numpy"):  # a torch tensor
+        a = a.detach().cpu().numpy()
+    try:
+        arr = np.asarray(a)
+    except Exception as e:  # noqa: BLE001 - any conversion failure is the caller's type error
+        raise TypeError(f"{name} must be an array, got {type(a).__name__}: {e}") from None
+    if arr.dtype == object or arr.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must be a float32 or float64 array, got dtype {arr.dtype}")
+    if arr.dtype.newbyteorder("=") not in DTYPES:
+        raise TypeError(f"{name} must be float32 or float64, got dtype {arr.dtype} "
+                        "(fastconv never casts silently; convert with .astype)")
+    if not arr.dtype.isnative:
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    return np.ascontiguousarray(arr)
+
+
+def common_dtype(**arrays) -> np.dtype:
+    got = {k: v.dtype for k, v in arrays.items() if v is not None}
+    dts = set(got.values())
+    if len(dts) != 1:
+        desc = ", ".join(f"{k} {v}" for k, v in got.items())
+        raise TypeError(f"inputs must share one dtype (float32 or float64); got {desc}")
+    return dts.pop()
+
+
+def spatial_input(x: np.ndarray, nd: int, name: str = "x") -> tuple[np.ndarray, bool]:
+    """x as a batched (N, C, *spatial) array and whether it was batched."""
+    if x.ndim == nd + 2:
+        return x, True
+    if x.ndim == nd + 1:
+        return x[None], False
+    raise ValueError(f"{name} must have {nd + 2} dims (N, C, ...) or {nd + 1} (unbatched), "
+                     f"got shape {x.shape}")
+
+
+def check_bias(bias, C_out: int, name: str = "bias"):
+    if bias is None:
+        return None
+    b = as_float_array(bias, name)
+    if b.shape != (C_out,):
+        raise ValueError(f"{name} must have shape ({C_out},), got {b.shape}")
+    return b
+
+
+def check_out(out, shape: tuple, dtype: np.dtype, *inputs) -> np.ndarray | None:
+    if out is None:
+        return None
+    if not isinstance(out, np.ndarray):
+        raise ValueError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+    if out.shape != tuple(shape):
+        raise ValueError(f"out must have shape {tuple(shape)}, got {out.shape}")
+    if out.dtype != dtype:
+        raise ValueError(f"out must have dtype {dtype}, got {out.dtype}")
+    if not out.flags.c_contiguous or not out.dtype.isnative:
+        raise ValueError("out must be C-contiguous in native byte order")
+    if not out.flags.writeable:
+        raise ValueError("out must be writeable")
+    for a in inputs:
+        if a is not None and np.may_share_memory(out, a):
+            raise ValueError("out must not overlap an input")
+    return out
+
+
+def check_size(shape, name="result") -> None:
+    n = 1
+    for s in shape:
+        n *= int(s)
+        if n > _MAX_ELEMENTS:
+            raise ValueError(f"{name} of shape {tuple(shape)} is too large")
+
+
+# ---------------------------------------------------------------- padding
+
+def parse_padding(padding, nd: int, *, allow_same: bool = True):
+    """Return ("same", None) or ("explicit", (before, after)) tuples per dim."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return "explicit", ((0,) * nd, (0,) * nd)
+        if padding == "same" and allow_same:
+            return "same", None
+        forms = "'valid', 'same'" if allow_same else "'valid'"
+        raise ValueError(f"padding must be an int, a tuple, (before, after) pairs or "
+                         f"{forms}; got {padding!r}")
+    if _is_int(padding):
+        p = operator.index(padding)
+        if p < 0:
+            raise ValueError(f"padding must be >= 0, got {padding!r}")
+        return "explicit", ((p,) * nd, (p,) * nd)
+    if isinstance(padding, (tuple, list)) and len(padding) == nd:
+        if all(_is_int(e) for e in padding):
+            vals = tuple(operator.index(e) for e in padding)
+            if any(v < 0 for v in vals):
+                raise ValueError(f"padding must be >= 0, got {padding!r}")
+            return "explicit", (vals, vals)
+        if all(isinstance(e, (tuple, list)) and len(e) == 2 and all(_is_int(q) for q in e)
+               for e in padding):
+            before = tuple(operator.index(e[0]) for e in padding)
+            after = tuple(operator.index(e[1]) for e in padding)
+            if any(v < 0 for v in before + after):
+                raise ValueError(f"padding must be >= 0, got {padding!r}")
+            return "explicit", (before, after)
+    raise ValueError(f"padding must be an int, a tuple of {nd} ints, a tuple of {nd} "
+                     f"(before, after) pairs, 'valid' or 'same'; got {padding!r}")
+
+
+def resolve_padding(padding, nd, in_size, kernel, stride, dilation):
+    kind, pads = parse_padding(padding, nd)
+    if kind == "explicit":
+        return pads
+    before, after = [], []
+    for i, k, s, d in zip(in_size, kernel, stride, dilation):
+        out = -(-i // s)
+        total = max((out - 1) * s + d * (k - 1) + 1 - i, 0)
+        before.append(total // 2)
+        after.append(total - total // 2)
+    return tuple(before), tuple(after)
+
+
+def conv_out_size(in_size, kernel, stride, dilation, pad0, pad1, what="kernel"):
+    out = []
+    for dim, (i, k, s, d, p0, p1) in enumerate(zip(in_size, kernel, stride, dilation, pad0, pad1)):
+        span = d * (k - 1) + 1
+        if i + p0 + p1 < span:
+            raise ValueError(
+                f"{what} does not fit: the dilated {what} spans {span} along spatial dim {dim} "
+                f"but the padded input has {i + p0 + p1} (input {i}, padding {p0}+{p1})")
+        out.append((i + p0 + p1 - span) // s + 1)
+    return tuple(out)
+
+
+def check_pad_mode(mode: int, in_size, pad0, pad1):
+    for dim, (i, a, b) in enumerate(zip(in_size, pad0, pad1)):
+        if mode == PAD_MODES["reflect"] and max(a, b) >= i:
+            raise ValueError(f"padding_mode 'reflect' needs padding < input size; spatial dim "
+                             f"{dim} has size {i} and padding ({a}, {b})")
+        if mode == PAD_MODES["circular"] and max(a, b) > i:
+            raise ValueError(f"padding_mode 'circular' needs padding <= input size; spatial dim "
+                             f"{dim} has size {i} and padding ({a}, {b})")
+
+
+# ---------------------------------------------------------------- specs
+
+def conv_spec(nd, x, weight, bias, stride, padding, dilation, groups,
+              padding_mode="zeros", algorithm="auto", activation=None):
+    """Validate a convolution; returns (spec, x batched, weight, bias)."""
+    x = as_float_array(x, "x")
+    weight = as_float_array(weight, "weight")
+    bias = None if bias is None else as_float_array(bias, "bias")
+    dtype = common_dtype(x=x, weight=weight, bias=bias)
+    xb, batched = spatial_input(x, nd)
+    if weight.ndim != nd + 2:
+        raise ValueError(f"weight must have {nd + 2} dims (C_out, C_in/groups, ...), "
+                         f"got shape {weight.shape}")
+    N, C_in, *in_size = xb.shape
+    C_out, cig, *kernel = weight.shape
+    groups = int_arg(groups, "groups", minimum=1)
+    if C_in % groups or C_out % groups:
+        raise ValueError(f"groups={groups} must divide both the input channels ({C_in}) "
+                         f"and the output channels ({C_out})")
+    if cig * groups != C_in:
+        raise ValueError(f"weight has {cig} input channels per group, but x has {C_in} "
+                         f"channels and groups={groups} (expects {C_in // groups})")
+    if any(k < 1 for k in kernel):
+        raise ValueError(f"weight kernel size must be >= 1, got {tuple(kernel)}")
+    bias = check_bias(bias, C_out)
+    stride = tuple_arg(stride, nd, "stride", minimum=1)
+    dilation = tuple_arg(dilation, nd, "dilation", minimum=1)
+    pmode = choice_arg(padding_mode, PAD_MODES, "padding_mode")
+    act = choice_arg(activation, ACTIVATIONS, "activation")
+    algo = choice_arg(algorithm, ALGORITHMS, "algorithm")
+    pad0, pad1 = resolve_padding(padding, nd, in_size, kernel, stride, dilation)
+    check_pad_mode(pmode, in_size, pad0, pad1)
+    out_size = conv_out_size(in_size, kernel, stride, dilation, pad0, pad1)
+    if algo == ALGORITHMS["winograd"] and not (
+            nd == 2 and tuple(kernel) == (3, 3) and stride == (1, 1) and dilation == (1, 1)):
+        raise ValueError("algorithm='winograd' needs a 2-D 3x3 kernel with stride 1 and "
+                         f"dilation 1; got {nd}-D kernel {tuple(kernel)}, stride {stride}, "
+                         f"dilation {dilation}")
+    spec = ConvSpec(nd, batched, N, C_in, C_out, groups, tuple(in_size), out_size,
+                    tuple(kernel), stride, dilation, pad0, pad1, pmode, act, algo, dtype)
+    check_size(spec.out_shape)
+    return spec, xb, weight, bias
+
+
+def conv_transpose_spec(nd, x, weight, bias, stride, padding, output_padding, groups,
+                        dilation, activation=None):
+    x = as_float_array(x, "x")
+    weight = as_float_array(weight, "weight")
+    bias = None if bias is None else as_float_array(bias, "bias")
+    dtype = common_dtype(x=x, weight=weight, bias=bias)
+    xb, batched = spatial_input(x, nd)
+    if weight.ndim != nd + 2:
+        raise ValueError(f"weight must have {nd + 2} dims (C_in, C_out/groups, ...), "
+                         f"got shape {weight.shape}")
+    N, C_in, *in_size = xb.shape
+    wci, cog, *kernel = weight.shape
+    groups = int_arg(groups, "groups", minimum=1)
+    if wci != C_in:
+        raise ValueError(f"weight has {wci} input channels but x has {C_in}")
+    if C_in % groups:
+        raise ValueError(f"groups={groups} must divide the input channels ({C_in})")
+    if any(k < 1 for k in kernel):
+        raise ValueError(f"weight kernel size must be >= 1, got {tuple(kernel)}")
+    C_out = cog * groups
+    bias = check_bias(bias, C_out)
+    stride = tuple_arg(stride, nd, "stride", minimum=1)
+    dilation = tuple_arg(dilation, nd, "dilation", minimum=1)
+    opad = tuple_arg(output_padding, nd, "output_padding", minimum=0)
+    for op, s, d in zip(opad, stride, dilation):
+        if op >= s and op >= d:
+            raise ValueError(f"output_padding must be smaller than either stride or dilation; "
+                             f"got output_padding={output_padding!r}, stride={stride}, "
+                             f"dilation={dilation}")
+    act = choice_arg(activation, ACTIVATIONS, "activation")
+    _, (pad0, pad1) = parse_padding(padding, nd, allow_same=False)
+    out_size = []
+    for dim, (i, k, s, d, p0, p1, op) in enumerate(
+            zip(in_size, kernel, stride, dilation, pad0, pad1, opad)):
+        o = (i - 1) * s - p0 - p1 + d * (k - 1) + op + 1
+        if o < 1:
+            raise ValueError(f"padding {p0}+{p1} leaves an output size of {o} < 1 along "
+                             f"spatial dim {dim}")
+        out_size.append(o)
+    spec = ConvSpec(nd, batched, N, C_in, C_out, groups, tuple(in_size), tuple(out_size),
+                    tuple(kernel), stride, dilation, pad0, pad1, 0, act, 0, dtype)
+    check_size(spec.out_shape)
+    return spec, xb, weight, bias
+
+
+def pool_spec(x, kernel_size, stride, padding, name="kernel_size"):
+    """2-D pooling; returns (spec, x batched)."""
+    x = as_float_array(x, "x")
+    xb, batched = spatial_input(x, 2)
+    N, C, H, W = xb.shape
+    k = tuple_arg(kernel_size, 2, name, minimum=1)
+    s = k if stride is None else tuple_arg(stride, 2, "stride", minimum=1)
+    p = tuple_arg(padding, 2, "padding", minimum=0)
+    if any(pi * 2 > ki for pi, ki in zip(p, k)):
+        raise ValueError(f"padding must be at most half of kernel_size; got padding {p}, "
+                         f"kernel_size {k}")
+    out = conv_out_size((H, W), k, s, (1, 1), p, p, what="kernel_size")
+    spec = ConvSpec(2, batched, N, C, C, C, (H, W), out, k, s, (1, 1), p, p, 0, 0, 0, x.dtype)
+    return spec, xb
+
+
+def kernel_1d(v, C: int, name: str, dtype) -> tuple[np.ndarray, bool]:
+    a = as_float_array(v, name)
+    if a.dtype != dtype:
+        raise TypeError(f"inputs must share one dtype (float32 or float64); got x {dtype}, "
+                        f"{name} {a.dtype}")
+    if a.ndim == 1 and a.shape[0] >= 1:
+        return a, False
+    if a.ndim == 2 and a.shape[0] == C and a.shape[1] >= 1:
+        return a, True
+    raise ValueError(f"{name} must have shape (k,) or ({C}, k), got {a.shape}")
+
+
+def ceil_div(a, b):
+    return -(-a // b)
+
+
+__all__ = ["ConvSpec", "conv_spec", "conv_transpose_spec", "pool_spec", "check_out",
+           "as_float_array", "common_dtype"]

@@ -1,0 +1,63 @@
+"""Threads and the machine: set_num_threads, get_num_threads, show_config."""
+from __future__ import annotations
+
+import os
+import platform
+import sys
+
+from . import _args, _core
+
+
+def get_num_threads() -> int:
+    """Threads the kernels use (OMP_NUM_THREADS, else all cores, unless set)."""
+    return _core.get_num_threads()
+
+
+def set_num_threads(n) -> None:
+    """Use n >= 1 threads in every following call, from any Python thread."""
+    _core.set_num_threads(_args.int_arg(n, "n", minimum=1))
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def config() -> dict:
+    from . import __version__
+    best = _core.supported_isas()[-1]
+    level = _core.get_isa()
+    forced = os.environ.get("FASTCONV_ISA")
+    why = (f"forced by FASTCONV_ISA={forced}" if forced else
+           "set by fastconv._core.set_isa" if level != best else
+           "the widest level this CPU and OS support")
+    return {
+        "fastconv": __version__,
+        "python": sys.version.split()[0],
+        "numpy": __import__("numpy").__version__,
+        "platform": platform.platform(),
+        "cpu": _cpu_name(),
+        "openmp": _core.openmp_enabled(),
+        "threads": _core.get_num_threads(),
+        "isa_supported": _core.supported_isas(),
+        "isa": level,
+        "isa_reason": why,
+    }
+
+
+def show_config() -> None:
+    """Print the version, the build, the CPU features found and the kernels in use."""
+    c = config()
+    print(f"fastconv {c['fastconv']} (python {c['python']}, numpy {c['numpy']})")
+    print(f"  platform:       {c['platform']}")
+    print(f"  cpu:            {c['cpu']}")
+    print(f"  openmp:         {'yes' if c['openmp'] else 'no (single-threaded build)'}")
+    print(f"  threads:        {c['threads']}")
+    print(f"  isa supported:  {', '.join(c['isa_supported'])}")
+    print(f"  kernels in use: {c['isa']} ({c['isa_reason']})")

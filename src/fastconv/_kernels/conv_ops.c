@@ -1,0 +1,163 @@
+/* The C API: every op for float32 and float64 from one templated source. */
+#include "internal.h"
+
+#define T float
+#define FN(name) name##_f32
+#define UK(kern) ((kern)->f32)
+#define MR(kern) ((kern)->mr32)
+#define NR(kern) ((kern)->nr32)
+#include "ref_ops.inc"
+#include "gemm_ops.inc"
+#include "entry.inc"
+#undef T
+#undef FN
+#undef UK
+#undef MR
+#undef NR
+
+#define T double
+#define FN(name) name##_f64
+#define UK(kern) ((kern)->f64)
+#define MR(kern) ((kern)->mr64)
+#define NR(kern) ((kern)->nr64)
+#include "ref_ops.inc"
+#include "gemm_ops.inc"
+#include "entry.inc"
+#undef T
+#undef FN
+#undef UK
+#undef MR
+#undef NR
+
+/* Call the f32 or f64 twin of a templated function with the same arguments. */
+#define FC_BY_DTYPE(dtype, fn, ...) \
+    ((dtype) == FC_F64 ? fn##_f64(__VA_ARGS__) : fn##_f32(__VA_ARGS__))
+
+/* ---- algorithm choice ---- */
+
+int fc_conv_algo_ok(const fc_conv_desc *d, int algo)
+{
+    switch (algo) {
+    case FC_ALGO_AUTO: case FC_ALGO_DIRECT: case FC_ALGO_GEMM: return 1;
+    case FC_ALGO_WINOGRAD:
+        return d->k[0] == 1 && d->k[1] == 3 && d->k[2] == 3 && d->in[0] == 1 &&
+               d->stride[1] == 1 && d->stride[2] == 1 && d->dil[1] == 1 && d->dil[2] == 1;
+    default: return 0;
+    }
+}
+
+int fc_conv_choose_algo(const fc_conv_desc *d, int dtype)
+{
+    (void)dtype;
+    /* Few multiply-adds per output (depthwise and near-depthwise): direct
+     * loops beat packing.  Everything else is a GEMM. */
+    const int64_t K = d->C_in / d->groups * fc_vol3(d->k);
+    const int64_t Cog = d->C_out / d->groups;
+    if (K < 16 || Cog < 4) return FC_ALGO_DIRECT;
+    return FC_ALGO_GEMM;
+}
+
+static int fc_resolve(const fc_conv_desc *d, int dtype, int algo)
+{
+    if (algo == FC_ALGO_AUTO) algo = fc_conv_choose_algo(d, dtype);
+    return fc_conv_algo_ok(d, algo) ? algo : -1;
+}
+
+int fc_conv(const fc_conv_desc *d, int dtype, int algo,
+            const void *x, const void *w, const void *b, void *y)
+{
+    algo = fc_resolve(d, dtype, algo);
+    if (algo < 0) return FC_EINVAL;
+    return FC_BY_DTYPE(dtype, conv_entry, d, algo, x, w, b, y);
+}
+
+/* ---- packed weights: a 64-byte header, then the payload ---- */
+
+typedef struct { int32_t magic, isa, algo, dtype; } fc_pack_header;
+#define FC_PACK_MAGIC 0x66637063
+#define FC_PACK_HDR 64
+
+static const fc_gemm_kernel *fc_kernel_of(int isa)
+{
+#ifdef FC_X86
+    if (isa == FC_ISA_AVX512) return &fc_gemm_kernel_avx512;
+    if (isa == FC_ISA_AVX2) return &fc_gemm_kernel_avx2;
+#endif
+    (void)isa;
+    return &fc_gemm_kernel_scalar;
+}
+
+size_t fc_conv_packed_size(const fc_conv_desc *d, int dtype, int algo)
+{
+    algo = fc_resolve(d, dtype, algo);
+    if (algo < 0) return 0;
+    const fc_gemm_kernel *k = fc_gemm_kernel_get();
+    const int64_t n = dtype == FC_F64 ? packed_payload_f64(d, algo, k->mr64)
+                                      : packed_payload_f32(d, algo, k->mr32);
+    return FC_PACK_HDR + (size_t)n * (size_t)fc_dsize(dtype);
+}
+
+int fc_conv_pack(const fc_conv_desc *d, int dtype, int algo, const void *w, void *packed)
+{
+    algo = fc_resolve(d, dtype, algo);
+    if (algo < 0) return FC_EINVAL;
+    fc_pack_header h = {FC_PACK_MAGIC, fc_get_isa(), algo, dtype};
+    const fc_gemm_kernel *k = fc_kernel_of(h.isa);
+    memcpy(packed, &h, sizeof h);
+    void *payload = (char *)packed + FC_PACK_HDR;
+    return dtype == FC_F64 ? pack_f64(d, algo, k->mr64, w, payload)
+                           : pack_f32(d, algo, k->mr32, w, payload);
+}
+
+int fc_conv_packed(const fc_conv_desc *d, int dtype, int algo,
+                   const void *x, const void *packed, const void *b, void *y)
+{
+    fc_pack_header h;
+    memcpy(&h, packed, sizeof h);
+    algo = fc_resolve(d, dtype, algo);
+    if (h.magic != FC_PACK_MAGIC || h.algo != algo || h.dtype != dtype) return FC_EINVAL;
+    const void *payload = (const char *)packed + FC_PACK_HDR;
+    /* The packing's own ISA level: its panel shape matches that microkernel. */
+    return FC_BY_DTYPE(dtype, conv_packed_entry, d, algo, fc_kernel_of(h.isa), x, payload, b, y);
+}
+
+/* ---- the other ops ---- */
+
+int fc_conv_transpose(const fc_conv_desc *d, int dtype,
+                      const void *x, const void *w, const void *b, void *y)
+{
+    return FC_BY_DTYPE(dtype, conv_transpose_entry, d, x, w, b, y);
+}
+
+int fc_separable(const fc_conv_desc *d, int dtype, const void *x, const void *row, int rpc,
+                 const void *col, int cpc, const void *b, void *y)
+{
+    return FC_BY_DTYPE(dtype, separable_entry, d, x, row, rpc, col, cpc, b, y);
+}
+
+int fc_dwsep(const fc_conv_desc *dd, int dtype, const void *x, const void *dw, const void *db,
+             int dact, int64_t P, const void *pw, const void *pb, int pact, void *y)
+{
+    return FC_BY_DTYPE(dtype, dwsep, dd, fc_gemm_kernel_get(), x, dw, db, dact, P, pw, pb, pact, y);
+}
+
+int fc_involution(const fc_conv_desc *d, int dtype, const void *x, const void *kernel, void *y)
+{
+    return FC_BY_DTYPE(dtype, involution_direct, d, x, kernel, y);
+}
+
+int fc_max_pool(const fc_conv_desc *d, int dtype, const void *x, void *y, int64_t *idx)
+{
+    return FC_BY_DTYPE(dtype, max_pool, d, x, y, idx);
+}
+
+int fc_avg_pool(const fc_conv_desc *d, int dtype, const void *x, void *y)
+{
+    return FC_BY_DTYPE(dtype, avg_pool, d, x, y);
+}
+
+int fc_max_unpool(int64_t NC, int64_t in_plane, int64_t out_plane, int dtype,
+                  const void *x, const int64_t *idx, void *y)
+{
+    return FC_BY_DTYPE(dtype, max_unpool, NC, in_plane, out_plane, x, idx, y);
+}

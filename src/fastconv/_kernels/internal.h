@@ -1,0 +1,121 @@
+/* Internal helpers shared by the kernel files (not part of the C API). */
+#ifndef FASTCONV_INTERNAL_H
+#define FASTCONV_INTERNAL_H
+
+#if !defined(_POSIX_C_SOURCE) && !defined(_WIN32)
+#define _POSIX_C_SOURCE 200112L
+#endif
+
+#include "fastconv.h"
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define FC_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define FC_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define FC_CDIV(a, b) (((a) + (b) - 1) / (b))
+#define FC_ALIGN 64
+
+static inline void *fc_malloc(size_t bytes)
+{
+    void *p = NULL;
+    size_t n = (bytes + FC_ALIGN - 1) / FC_ALIGN * FC_ALIGN;
+    if (n == 0) n = FC_ALIGN;
+#if defined(_MSC_VER)
+    p = _aligned_malloc(n, FC_ALIGN);
+#else
+    if (posix_memalign(&p, FC_ALIGN, n) != 0) p = NULL;
+#endif
+    return p;
+}
+
+static inline void fc_free(void *p)
+{
+#if defined(_MSC_VER)
+    _aligned_free(p);
+#else
+    free(p);
+#endif
+}
+
+/* Threads for one parallel region: never more than there are work items. */
+static inline int fc_threads_for(int64_t work)
+{
+    int t = fc_get_num_threads();
+    if (work < t) t = (int)(work > 0 ? work : 1);
+    return t;
+}
+
+static inline int64_t fc_dsize(int dtype) { return dtype == FC_F64 ? 8 : 4; }
+
+static inline int64_t fc_vol3(const int64_t *a) { return a[0] * a[1] * a[2]; }
+
+/* Map a coordinate of the padded input to the real input for a padding mode;
+ * -1 means "a zero".  i is relative to the unpadded input (may be < 0). */
+static inline int64_t fc_pad_index(int64_t i, int64_t n, int mode)
+{
+    if (i >= 0 && i < n) return i;
+    switch (mode) {
+    case FC_PAD_REFLECT:
+        if (n == 1) return 0;
+        {
+            int64_t p = 2 * (n - 1);
+            i = ((i % p) + p) % p;
+            return i < n ? i : p - i;
+        }
+    case FC_PAD_REPLICATE:
+        return i < 0 ? 0 : n - 1;
+    case FC_PAD_CIRCULAR:
+        return ((i % n) + n) % n;
+    default:
+        return -1;
+    }
+}
+
+/* Output positions o in [lo, hi) whose input o*s - pad + off lies in [0, n). */
+static inline void fc_valid_range(int64_t out, int64_t s, int64_t pad, int64_t off, int64_t n,
+                                  int64_t *lo, int64_t *hi)
+{
+    int64_t a = pad - off;                      /* need o*s >= a */
+    int64_t l = a > 0 ? (a + s - 1) / s : 0;
+    int64_t b = n - 1 + pad - off;              /* need o*s <= b */
+    int64_t h = b >= 0 ? b / s + 1 : 0;
+    if (h > out) h = out;
+    if (l > h) l = h;
+    *lo = l; *hi = h;
+}
+
+static inline int fc_is_pointwise(const fc_conv_desc *d)
+{
+    for (int i = 0; i < 3; i++)
+        if (d->k[i] != 1 || d->stride[i] != 1 || d->pad0[i] != 0 || d->pad1[i] != 0) return 0;
+    return 1;
+}
+
+/* The ISA-specific GEMM microkernel table (filled in dispatch.c). */
+typedef struct fc_gemm_kernel {
+    int mr32, nr32, mr64, nr64;  /* register tile per dtype: mr rows of A x nr columns */
+    /* C[mr x nr] (+)= Apanel[k x mr]^T * Bpanel[k x nr]; C has row stride ldc.
+     * accumulate = 0 overwrites C. */
+    void (*f32)(int64_t k, const float *a, const float *b, float *c, int64_t ldc, int accumulate);
+    void (*f64)(int64_t k, const double *a, const double *b, double *c, int64_t ldc, int accumulate);
+} fc_gemm_kernel;
+
+const fc_gemm_kernel *fc_gemm_kernel_get(void);
+
+/* Declarations of the per-ISA microkernel tables. */
+extern const fc_gemm_kernel fc_gemm_kernel_scalar;
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
+#define FC_X86 1
+extern const fc_gemm_kernel fc_gemm_kernel_avx2;
+extern const fc_gemm_kernel fc_gemm_kernel_avx512;
+#endif
+
+/* Padded copy for padding modes other than zeros (pack.c): returns a new
+ * buffer with the input padded by pad0/pad1 and a descriptor whose pads are 0. */
+void *fc_pad_copy(const fc_conv_desc *d, int dtype, const void *x, fc_conv_desc *dp);
+
+#endif

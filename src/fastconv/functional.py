@@ -1,0 +1,304 @@
+"""The public functions: each validates into a spec, then calls one C entry."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _args, _core
+from ._args import ACTIVATIONS, check_out, conv_spec, conv_transpose_spec
+
+__all__ = [
+    "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+    "depthwise_conv2d", "pointwise_conv2d", "separable_conv2d", "depthwise_separable_conv2d",
+    "involution2d", "max_pool2d", "max_unpool2d",
+]
+
+
+def _result(spec, out, *inputs):
+    """The output array (out= or a new one) and its batched C-side view."""
+    o = check_out(out, spec.out_shape, spec.dtype, *inputs)
+    y = np.empty(spec.out_shape, spec.dtype) if o is None else o
+    return y, (y if spec.batched else y[None])
+
+
+def _fill_empty(spec, yb, bias):
+    """Results with a zero-size dimension: nothing for C to do."""
+    if yb.size:
+        yb[...] = 0 if bias is None else bias.reshape((1, -1) + (1,) * spec.nd)
+
+
+def _conv(nd, x, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm,
+          activation, out):
+    spec, xb, w, b = conv_spec(nd, x, weight, bias, stride, padding, dilation, groups,
+                               padding_mode, algorithm, activation)
+    y, yb = _result(spec, out, x, weight, bias)
+    if spec.empty or spec.C_in == 0:
+        _fill_empty(spec, yb, b)
+        if spec.C_in == 0 and yb.size and spec.activation:
+            np.clip(yb, 0, 6 if spec.activation == 2 else None, out=yb)
+        return y
+    _core.conv(spec.c_desc(), spec.algorithm, xb, w, b, yb)
+    return y
+
+
+def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
+           padding_mode="zeros", algorithm="auto", activation=None, out=None):
+    """1-D cross-correlation of x (N, C_in, L) with weight (C_out, C_in/groups, k)."""
+    return _conv(1, x, weight, bias, stride, padding, dilation, groups, padding_mode,
+                 algorithm, activation, out)
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
+           padding_mode="zeros", algorithm="auto", activation=None, out=None):
+    """2-D cross-correlation of x (N, C_in, H, W) with weight (C_out, C_in/groups, kH, kW).
+
+    ``algorithm="winograd"`` (3x3, stride 1, dilation 1) may spread a NaN or Inf
+    of the input over its whole 2x2 output tile; the other algorithms make an
+    output non-finite exactly where its receptive field does.
+    """
+    return _conv(2, x, weight, bias, stride, padding, dilation, groups, padding_mode,
+                 algorithm, activation, out)
+
+
+def conv3d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
+           padding_mode="zeros", algorithm="auto", activation=None, out=None):
+    """3-D cross-correlation of x (N, C_in, D, H, W) with weight (C_out, C_in/groups, kD, kH, kW)."""
+    return _conv(3, x, weight, bias, stride, padding, dilation, groups, padding_mode,
+                 algorithm, activation, out)
+
+
+def _conv_transpose(nd, x, weight, bias, stride, padding, output_padding, groups, dilation,
+                    activation, out):
+    spec, xb, w, b = conv_transpose_spec(nd, x, weight, bias, stride, padding,
+                                         output_padding, groups, dilation, activation)
+    y, yb = _result(spec, out, x, weight, bias)
+    if spec.empty or spec.C_in == 0 or 0 in spec.in_size:
+        _fill_empty(spec, yb, b)
+        if yb.size and spec.activation:
+            np.clip(yb, 0, 6 if spec.activation == 2 else None, out=yb)
+        return y
+    _core.conv_transpose(spec.c_desc(), xb, w, b, yb)
+    return y
+
+
+def conv_transpose1d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1, *, activation=None, out=None):
+    """Transposed 1-D convolution; weight (C_in, C_out/groups, k)."""
+    return _conv_transpose(1, x, weight, bias, stride, padding, output_padding, groups,
+                           dilation, activation, out)
+
+
+def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1, *, activation=None, out=None):
+    """Transposed 2-D convolution ("deconvolution"); weight (C_in, C_out/groups, kH, kW)."""
+    return _conv_transpose(2, x, weight, bias, stride, padding, output_padding, groups,
+                           dilation, activation, out)
+
+
+def conv_transpose3d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1, *, activation=None, out=None):
+    """Transposed 3-D convolution; weight (C_in, C_out/groups, kD, kH, kW)."""
+    return _conv_transpose(3, x, weight, bias, stride, padding, output_padding, groups,
+                           dilation, activation, out)
+
+
+# ---------------------------------------------------------------- named cases
+
+def _channels(x, nd=2):
+    """Channel count of x without copying it (for deriving groups)."""
+    shape = np.shape(x)
+    if len(shape) not in (nd + 1, nd + 2):
+        raise ValueError(f"x must have {nd + 2} dims (N, C, H, W) or {nd + 1} (unbatched), "
+                         f"got shape {tuple(shape)}")
+    return shape[-nd - 1]
+
+
+def depthwise_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, *,
+                     activation=None, out=None):
+    """Depthwise 2-D convolution: weight (C*m, 1, kH, kW), i.e. conv2d with groups=C."""
+    C = _channels(x)
+    wshape = np.shape(weight)
+    if len(wshape) != 4 or wshape[1] != 1 or C == 0 or wshape[0] % C:
+        raise ValueError(f"weight must have shape (C*m, 1, kH, kW) with C={C}, "
+                         f"got {tuple(wshape)}")
+    return conv2d(x, weight, bias, stride, padding, dilation, C, activation=activation, out=out)
+
+
+def _pointwise_weight(weight, name="weight"):
+    w = _args.as_float_array(weight, name)
+    if w.ndim == 4 and w.shape[2:] == (1, 1):
+        w = w.reshape(w.shape[:2])
+    if w.ndim != 2:
+        raise ValueError(f"{name} must have shape (C_out, C_in) or (C_out, C_in, 1, 1), "
+                         f"got {w.shape}")
+    return w
+
+
+def pointwise_conv2d(x, weight, bias=None, *, activation=None, out=None):
+    """1x1 convolution: weight (C_out, C_in) or (C_out, C_in, 1, 1); a GEMM per image."""
+    w = _pointwise_weight(weight)
+    return conv2d(x, w.reshape(w.shape + (1, 1)), bias, activation=activation, out=out)
+
+
+def separable_conv2d(x, row, col, bias=None, stride=1, padding=0, *, padding_mode="zeros",
+                     activation=None, out=None):
+    """Spatially separable filter: channel c is filtered by outer(col[c], row[c]).
+
+    row (kW,) or (C, kW), col (kH,) or (C, kH); a 1-D kernel is shared by all
+    channels.  Computed as a horizontal then a vertical 1-D pass.
+    """
+    xa = _args.as_float_array(x, "x")
+    xb, batched = _args.spatial_input(xa, 2)
+    N, C, H, W = xb.shape
+    r, rpc = _args.kernel_1d(row, C, "row", xa.dtype)
+    c, cpc = _args.kernel_1d(col, C, "col", xa.dtype)
+    b = None if bias is None else _args.as_float_array(bias, "bias")
+    _args.common_dtype(x=xa, row=r, col=c, bias=b)
+    b = _args.check_bias(b, C)
+    kernel = (c.shape[-1], r.shape[-1])
+    stride = _args.tuple_arg(stride, 2, "stride", minimum=1)
+    pmode = _args.choice_arg(padding_mode, _args.PAD_MODES, "padding_mode")
+    act = _args.choice_arg(activation, ACTIVATIONS, "activation")
+    pad0, pad1 = _args.resolve_padding(padding, 2, (H, W), kernel, stride, (1, 1))
+    _args.check_pad_mode(pmode, (H, W), pad0, pad1)
+    osz = _args.conv_out_size((H, W), kernel, stride, (1, 1), pad0, pad1, what="kernel")
+    spec = _args.ConvSpec(2, batched, N, C, C, C, (H, W), osz, kernel, stride, (1, 1),
+                          pad0, pad1, pmode, act, 0, xa.dtype)
+    y, yb = _result(spec, out, x, row, col, bias)
+    if spec.empty:
+        return y
+    _core.separable(spec.c_desc(), xb, r, rpc, c, cpc, b, yb)
+    return y
+
+
+def depthwise_separable_conv2d(x, depthwise_weight, pointwise_weight, depthwise_bias=None,
+                               pointwise_bias=None, stride=1, padding=0, dilation=1, *,
+                               depthwise_activation=None, activation=None, out=None):
+    """pointwise_conv2d(depthwise_conv2d(x, ...), ...) fused: the depthwise result
+    is consumed a strip of rows at a time and never stored whole."""
+    C = _channels(x)
+    dwshape = np.shape(depthwise_weight)
+    if len(dwshape) != 4 or dwshape[1] != 1 or C == 0 or dwshape[0] % C:
+        raise ValueError(f"depthwise_weight must have shape (C*m, 1, kH, kW) with C={C}, "
+                         f"got {tuple(dwshape)}")
+    spec, xb, dw, db = conv_spec(2, x, depthwise_weight, depthwise_bias, stride, padding,
+                                 dilation, C, "zeros", "auto", depthwise_activation)
+    pw = _pointwise_weight(pointwise_weight, "pointwise_weight")
+    pb = None if pointwise_bias is None else _args.as_float_array(pointwise_bias, "pointwise_bias")
+    _args.common_dtype(x=xb, pointwise_weight=pw, pointwise_bias=pb)
+    if pw.shape[1] != spec.C_out:
+        raise ValueError(f"pointwise_weight must have {spec.C_out} input channels (the "
+                         f"depthwise output), got shape {pw.shape}")
+    pb = _args.check_bias(pb, pw.shape[0], "pointwise_bias")
+    pact = _args.choice_arg(activation, ACTIVATIONS, "activation")
+    full = _args.ConvSpec(2, spec.batched, spec.N, spec.C_in, pw.shape[0], 1, spec.in_size,
+                          spec.out_size, (1, 1), (1, 1), (1, 1), (0, 0), (0, 0), 0, pact, 0,
+                          spec.dtype)
+    y, yb = _result(full, out, x, depthwise_weight, pointwise_weight, depthwise_bias,
+                    pointwise_bias)
+    if full.empty:
+        return y
+    _core.dwsep(spec.c_desc(), xb, dw, db, spec.activation, pw, pb, pact, yb)
+    return y
+
+
+# ---------------------------------------------------------------- involution
+
+def involution2d(x, kernel, kernel_size, stride=1, padding=None, dilation=1, *, out=None):
+    """Involution (Li et al., CVPR 2021): a K x K filter generated per pixel and group.
+
+    x (N, C, H, W); kernel (N, G, K*K, H_out, W_out), G dividing C; channel c
+    uses group c // (C // G).  padding=None means dilation*(K-1)//2.
+    """
+    xa = _args.as_float_array(x, "x")
+    ka = _args.as_float_array(kernel, "kernel")
+    dtype = _args.common_dtype(x=xa, kernel=ka)
+    if xa.ndim != 4:
+        raise ValueError(f"x must have shape (N, C, H, W), got {xa.shape}")
+    N, C, H, W = xa.shape
+    K = _args.int_arg(kernel_size, "kernel_size", minimum=1)
+    stride = _args.tuple_arg(stride, 2, "stride", minimum=1)
+    dilation = _args.tuple_arg(dilation, 2, "dilation", minimum=1)
+    if padding is None:
+        padding = tuple(d * (K - 1) // 2 for d in dilation)
+    pad0, pad1 = _args.resolve_padding(padding, 2, (H, W), (K, K), stride, dilation)
+    osz = _args.conv_out_size((H, W), (K, K), stride, dilation, pad0, pad1, what="kernel_size")
+    if ka.ndim != 5 or ka.shape[0] != N or ka.shape[2] != K * K or ka.shape[3:] != osz:
+        raise ValueError(f"kernel must have shape (N={N}, G, K*K={K * K}, H_out={osz[0]}, "
+                         f"W_out={osz[1]}), got {ka.shape}")
+    G = ka.shape[1]
+    if G < 1 or C % G:
+        raise ValueError(f"kernel's group count G={G} must divide the channels C={C}")
+    spec = _args.ConvSpec(2, True, N, C, C, G, (H, W), osz, (K, K), stride, dilation,
+                          pad0, pad1, 0, 0, 0, dtype)
+    y, _ = _result(spec, out, x, kernel)
+    if spec.empty or C == 0:
+        return y
+    _core.involution(spec.c_desc(), xa, ka, y)
+    return y
+
+
+# ---------------------------------------------------------------- pooling
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, *, return_indices=False):
+    """2-D max pooling (PyTorch semantics); indices are int64 positions in each
+    (n, c) plane of H*W."""
+    spec, xb = _args.pool_spec(x, kernel_size, stride, padding)
+    y = np.empty(spec.out_shape, spec.dtype)
+    yb = y if spec.batched else y[None]
+    idx = np.empty(spec.out_shape, np.int64) if return_indices else None
+    if not spec.empty and spec.C_in:
+        _core.max_pool(spec.c_desc(), xb, yb, None if idx is None else
+                       (idx if spec.batched else idx[None]))
+    return (y, idx) if return_indices else y
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0):
+    """2-D average pooling (count_include_pad=True, as PyTorch's default)."""
+    spec, xb = _args.pool_spec(x, kernel_size, stride, padding)
+    y = np.empty(spec.out_shape, spec.dtype)
+    if not spec.empty and spec.C_in:
+        _core.avg_pool(spec.c_desc(), xb, y if spec.batched else y[None])
+    return y
+
+
+def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Scatter every value of x to the position `indices` records in a zero map
+    (the inverse of max_pool2d(..., return_indices=True))."""
+    xa = _args.as_float_array(x, "x")
+    xb, batched = _args.spatial_input(xa, 2)
+    idx = np.asarray(indices)
+    if idx.shape != xa.shape:
+        raise ValueError(f"indices must have the shape of x {xa.shape}, got {idx.shape}")
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"indices must be an integer array, got dtype {idx.dtype}")
+    idx = np.ascontiguousarray(idx, dtype=np.int64)
+    k = _args.tuple_arg(kernel_size, 2, "kernel_size", minimum=1)
+    s = k if stride is None else _args.tuple_arg(stride, 2, "stride", minimum=1)
+    p = _args.tuple_arg(padding, 2, "padding", minimum=0)
+    N, C, H, W = xb.shape
+    default = tuple((i - 1) * si - 2 * pi + ki for i, si, pi, ki in zip((H, W), s, p, k))
+    if output_size is None:
+        osz = default
+    else:
+        try:
+            osz = tuple(int(v) for v in tuple(output_size)[-2:])
+        except (TypeError, ValueError):
+            raise ValueError(f"output_size must be a sequence of ints, got {output_size!r}") from None
+        if len(osz) != 2:
+            raise ValueError(f"output_size must end with (H, W), got {output_size!r}")
+        for o, dflt, si in zip(osz, default, s):
+            if not dflt - si < o < dflt + si:
+                raise ValueError(f"output_size {osz} must lie within a stride of the default "
+                                 f"size {default}")
+    if min(default) < 1 or min(osz) < 1:
+        raise ValueError(f"output size {osz} must be >= 1")
+    y = np.empty((N, C) + osz if batched else (C,) + osz, xa.dtype)
+    yb = y if batched else y[None]
+    if yb.size == 0:
+        return y
+    if xb.size == 0:
+        yb[...] = 0
+        return y
+    _core.max_unpool(xb, idx if batched else idx[None], yb)
+    return y
+

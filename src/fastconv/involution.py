@@ -1,0 +1,156 @@
+"""Involution2d: the whole operator of Li et al. (CVPR 2021), inference mode.
+
+Kernel generation runs on fastconv's own ops: average pooling by the stride,
+a 1x1 convolution C -> C/r with the BatchNorm (running statistics) folded in
+and a fused ReLU, a 1x1 convolution C/r -> K*K*G, then involution2d.
+"""
+from __future__ import annotations
+
+import math
+import threading
+
+import numpy as np
+
+from . import _args
+from .functional import avg_pool2d, involution2d, pointwise_conv2d
+
+__all__ = ["Involution2d"]
+
+_KEYS = ("conv1.conv.weight", "conv1.bn.weight", "conv1.bn.bias", "conv1.bn.running_mean",
+         "conv1.bn.running_var", "conv2.conv.weight", "conv2.conv.bias")
+BN_EPS = 1e-5
+
+
+def _as_np(v, name):
+    if hasattr(v, "detach") and hasattr(v, "numpy"):
+        v = v.detach().cpu().numpy()
+    try:
+        a = np.asarray(v)
+    except Exception as e:  # noqa: BLE001
+        raise TypeError(f"state_dict[{name!r}] is not an array: {e}") from None
+    if a.dtype.kind not in "fiu":
+        raise TypeError(f"state_dict[{name!r}] must be numeric, got dtype {a.dtype}")
+    return a.astype(np.float64)
+
+
+class Involution2d:
+    """Involution2d(channels, kernel_size=7, stride=1, group_channels=16,
+    reduction_ratio=4, *, seed=None); call as layer(x, *, out=None).
+
+    Works on float32 and float64 inputs (weights are kept in float64 and
+    cast once per dtype).
+    """
+
+    def __init__(self, channels, kernel_size=7, stride=1, group_channels=16, reduction_ratio=4,
+                 *, seed=None):
+        C = _args.int_arg(channels, "channels", minimum=1)
+        K = _args.int_arg(kernel_size, "kernel_size", minimum=1)
+        gc = _args.int_arg(group_channels, "group_channels", minimum=1)
+        r = _args.int_arg(reduction_ratio, "reduction_ratio", minimum=1)
+        if C % gc:
+            raise ValueError(f"group_channels={gc} must divide channels={C}")
+        if C // r < 1:
+            raise ValueError(f"reduction_ratio={r} leaves no channels (channels={C})")
+        G, Cr = C // gc, C // r
+        rng = np.random.default_rng(seed)
+        # PyTorch's default init for a conv: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+        b1, b2 = 1 / math.sqrt(C), 1 / math.sqrt(Cr)
+        sd = {
+            "conv1.conv.weight": rng.uniform(-b1, b1, (Cr, C, 1, 1)),
+            "conv1.bn.weight": np.ones(Cr), "conv1.bn.bias": np.zeros(Cr),
+            "conv1.bn.running_mean": np.zeros(Cr), "conv1.bn.running_var": np.ones(Cr),
+            "conv2.conv.weight": rng.uniform(-b2, b2, (K * K * G, Cr, 1, 1)),
+            "conv2.conv.bias": rng.uniform(-b2, b2, (K * K * G,)),
+        }
+        self._setup(sd, K, stride, gc)
+
+    @classmethod
+    def from_state_dict(cls, state_dict, *, stride=1, group_channels=16):
+        """Build from the official repository's key names; infers channels and
+        kernel_size from the weights."""
+        missing = [k for k in _KEYS if k not in state_dict]
+        if missing:
+            raise ValueError(f"state_dict lacks {missing} (needs {list(_KEYS)})")
+        sd = {k: _as_np(state_dict[k], k) for k in _KEYS}
+        w1, w2 = sd["conv1.conv.weight"], sd["conv2.conv.weight"]
+        if w1.ndim != 4 or w1.shape[2:] != (1, 1):
+            raise ValueError(f"conv1.conv.weight must be (C/r, C, 1, 1), got {w1.shape}")
+        C = w1.shape[1]
+        gc = _args.int_arg(group_channels, "group_channels", minimum=1)
+        if C % gc:
+            raise ValueError(f"group_channels={gc} must divide channels={C}")
+        G = C // gc
+        if w2.ndim != 4 or w2.shape[1:] != (w1.shape[0], 1, 1) or w2.shape[0] % G:
+            raise ValueError(f"conv2.conv.weight must be (K*K*G, {w1.shape[0]}, 1, 1) with "
+                             f"G={G}, got {w2.shape}")
+        K = math.isqrt(w2.shape[0] // G)
+        if K * K * G != w2.shape[0]:
+            raise ValueError(f"conv2.conv.weight has {w2.shape[0]} output channels, not K*K*G "
+                             f"for G={G}")
+        self = cls.__new__(cls)
+        self._setup(sd, K, stride, gc)
+        return self
+
+    def _setup(self, sd, K, stride, gc):
+        Cr = sd["conv1.conv.weight"].shape[0]
+        for k in _KEYS[1:5]:
+            if sd[k].shape != (Cr,):
+                raise ValueError(f"{k} must have shape ({Cr},), got {sd[k].shape}")
+        if sd["conv2.conv.bias"].shape != (sd["conv2.conv.weight"].shape[0],):
+            raise ValueError("conv2.conv.bias must have one value per conv2 output channel")
+        self.channels = sd["conv1.conv.weight"].shape[1]
+        self.kernel_size = K
+        self.stride = _args.int_arg(stride, "stride", minimum=1)
+        self.group_channels = gc
+        self.groups = self.channels // gc
+        self._sd = {k: v.copy() for k, v in sd.items()}
+        # BatchNorm (running statistics) folded into conv1: scale rows, add a bias.
+        scale = sd["conv1.bn.weight"] / np.sqrt(sd["conv1.bn.running_var"] + BN_EPS)
+        w1 = sd["conv1.conv.weight"][:, :, 0, 0] * scale[:, None]
+        b1 = sd["conv1.bn.bias"] - sd["conv1.bn.running_mean"] * scale
+        self._f64 = (w1, b1, sd["conv2.conv.weight"][:, :, 0, 0], sd["conv2.conv.bias"])
+        self._by_dtype = {}
+        self._lock = threading.Lock()
+
+    def state_dict(self):
+        """The weights under the official repository's key names (float64 copies)."""
+        return {k: v.copy() for k, v in self._sd.items()}
+
+    def _weights(self, dtype):
+        w = self._by_dtype.get(dtype)
+        if w is None:
+            with self._lock:
+                w = tuple(np.ascontiguousarray(a, dtype=dtype) for a in self._f64)
+                self._by_dtype[dtype] = w
+        return w
+
+    def kernel(self, x):
+        """The generated involution kernel (N, G, K*K, H_out, W_out) for x."""
+        x = _args.as_float_array(x, "x")
+        if x.ndim != 4 or x.shape[1] != self.channels:
+            raise ValueError(f"x must have shape (N, {self.channels}, H, W), got {x.shape}")
+        w1, b1, w2, b2 = self._weights(x.dtype)
+        s = self.stride
+        src = x if s == 1 else avg_pool2d(x, s, s)
+        t = pointwise_conv2d(src, w1, b1, activation="relu")
+        k = pointwise_conv2d(t, w2, b2)
+        N, _, H, W = k.shape
+        return k.reshape(N, self.groups, self.kernel_size ** 2, H, W)
+
+    def __call__(self, x, *, out=None):
+        x = _args.as_float_array(x, "x")
+        K, s = self.kernel_size, self.stride
+        H, W = x.shape[2:] if x.ndim == 4 else (0, 0)
+        if s > 1:
+            pooled = (H // s, W // s)
+            conv = tuple((n + 2 * ((K - 1) // 2) - K) // s + 1 for n in (H, W))
+            if pooled != conv:
+                raise ValueError(f"x of spatial size {(H, W)} gives a pooled kernel map of "
+                                 f"{pooled} but an involution output of {conv} at stride {s}")
+        return involution2d(x, self.kernel(x), K, s, (K - 1) // 2, out=out)
+
+    forward = __call__
+
+    def __repr__(self):
+        return (f"Involution2d(channels={self.channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, group_channels={self.group_channels})")
