@@ -38,6 +38,10 @@ cdef extern from "fastconv.h" nogil:
                        const void *packed, const void *b, void *y)
     int fc_conv_transpose(const fc_conv_desc *d, int dtype, const void *x, const void *w,
                           const void *b, void *y)
+    size_t fc_conv_transpose_packed_size(const fc_conv_desc *d, int dtype)
+    int fc_conv_transpose_pack(const fc_conv_desc *d, int dtype, const void *w, void *packed)
+    int fc_conv_transpose_packed(const fc_conv_desc *d, int dtype, const void *x,
+                                 const void *packed, const void *b, void *y)
     int fc_separable(const fc_conv_desc *d, int dtype, const void *x, const void *row, int rpc,
                      const void *col, int cpc, const void *b, void *y)
     int fc_dwsep(const fc_conv_desc *dd, int dtype, const void *x, const void *dw,
@@ -178,6 +182,31 @@ def conv_transpose(tuple desc, x, w, b, y):
     cdef void *py = _ptr(y)
     with nogil:
         st = fc_conv_transpose(&d, dt, px, pw, pb, py)
+    _check(st)
+    return y
+
+
+def conv_transpose_pack(tuple desc, w):
+    cdef fc_conv_desc d = _desc(desc)
+    cdef int dt = _dt(w), st
+    packed = np.empty(fc_conv_transpose_packed_size(&d, dt), dtype=np.uint8)
+    cdef void *pp = _ptr(packed)
+    cdef void *pw = _ptr(w)
+    with nogil:
+        st = fc_conv_transpose_pack(&d, dt, pw, pp)
+    _check(st)
+    return packed
+
+
+def conv_transpose_packed(tuple desc, x, packed, b, y):
+    cdef fc_conv_desc d = _desc(desc)
+    cdef int dt = _dt(x), st
+    cdef void *px = _ptr(x)
+    cdef void *pp = _ptr(packed)
+    cdef void *pb = _ptr(b)
+    cdef void *py = _ptr(y)
+    with nogil:
+        st = fc_conv_transpose_packed(&d, dt, px, pp, pb, py)
     _check(st)
     return y
 

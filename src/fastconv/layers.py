@@ -119,11 +119,27 @@ class _ConvTransposeNd:
         self.weight, self.bias = w, b
         self.stride, self.padding, self.output_padding = stride, padding, output_padding
         self.groups, self.dilation, self.activation = groups, dilation, activation
+        self._packs = {}   # ISA -> packed weights
+        self._lock = threading.Lock()
 
     def __call__(self, x, *, out=None):
-        return _conv_transpose(self._nd, x, self.weight, self.bias, self.stride, self.padding,
-                               self.output_padding, self.groups, self.dilation, self.activation,
-                               out)
+        spec, xb, w, b = _args.conv_transpose_spec(
+            self._nd, x, self.weight, self.bias, self.stride, self.padding,
+            self.output_padding, self.groups, self.dilation, self.activation)
+        if spec.empty or spec.C_in == 0 or 0 in spec.in_size:
+            return _conv_transpose(self._nd, x, w, b, self.stride, self.padding,
+                                   self.output_padding, self.groups, self.dilation,
+                                   self.activation, out)
+        y, yb = _result(spec, out, x)
+        isa = _core.get_isa()
+        packed = self._packs.get(isa)
+        if packed is None:
+            with self._lock:
+                packed = self._packs.get(isa)
+                if packed is None:
+                    packed = self._packs[isa] = _core.conv_transpose_pack(spec.c_desc(), w)
+        _core.conv_transpose_packed(spec.c_desc(), xb, packed, b, yb)
+        return y
 
     forward = __call__
 

@@ -69,6 +69,12 @@ int fc_conv_packed(const fc_conv_desc *d, int dtype, int algo,
 int fc_conv_transpose(const fc_conv_desc *d, int dtype,
                       const void *x, const void *w, const void *b, void *y);
 
+/* Packed weights for ConvTranspose layers (same header scheme as fc_conv_pack). */
+size_t fc_conv_transpose_packed_size(const fc_conv_desc *d, int dtype);
+int fc_conv_transpose_pack(const fc_conv_desc *d, int dtype, const void *w, void *packed);
+int fc_conv_transpose_packed(const fc_conv_desc *d, int dtype, const void *x, const void *packed,
+                             const void *b, void *y);
+
 /* ---- spatially separable 2-D filter: two 1-D passes ----
  * d: C_in == C_out == groups == C, k = (1, kH, kW).
  * row (kW) shared or (C, kW); col (kH) shared or (C, kH). */

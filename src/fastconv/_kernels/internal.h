@@ -95,6 +95,13 @@ static inline int fc_is_pointwise(const fc_conv_desc *d)
     return 1;
 }
 
+/* Transposed convolution: the GEMM + col2im form pays when each input pixel
+ * feeds many outputs. */
+static inline int fc_convt_gemm_pays(const fc_conv_desc *d)
+{
+    return (d->C_out / d->groups) * fc_vol3(d->k) >= 8 && d->C_in / d->groups >= 4;
+}
+
 /* The ISA-specific GEMM microkernel table (filled in dispatch.c). */
 typedef struct fc_gemm_kernel {
     int mr32, nr32, mr64, nr64;  /* register tile per dtype: mr rows of A x nr columns */
