@@ -5,7 +5,7 @@ from __future__ import annotations
 import os as _os
 
 from . import _core
-from ._config import get_num_threads, set_num_threads, show_config
+from ._config import _register_threadpoolctl, get_num_threads, set_num_threads, show_config
 from .functional import (avg_pool2d, conv1d, conv2d, conv3d, conv_transpose1d,
                          conv_transpose2d, conv_transpose3d, depthwise_conv2d,
                          depthwise_separable_conv2d, involution2d, max_pool2d, max_unpool2d,
@@ -23,6 +23,8 @@ __all__ = [
     "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
     "get_num_threads", "set_num_threads", "show_config", "__version__",
 ]
+
+_register_threadpoolctl()
 
 _isa = _os.environ.get("FASTCONV_ISA")
 if _isa:

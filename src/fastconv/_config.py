@@ -61,3 +61,32 @@ def show_config() -> None:
     print(f"  threads:        {c['threads']}")
     print(f"  isa supported:  {', '.join(c['isa_supported'])}")
     print(f"  kernels in use: {c['isa']} ({c['isa_reason']})")
+
+
+def _register_threadpoolctl() -> None:
+    """Let threadpoolctl see and limit fastconv's pool (user_api "openmp")."""
+    try:
+        import threadpoolctl
+        from threadpoolctl import LibController
+    except ImportError:
+        return
+    if not hasattr(threadpoolctl, "register"):
+        return
+
+    class FastconvController(LibController):
+        user_api = "openmp"
+        internal_api = "fastconv"
+        filename_prefixes = ("_core",)
+        check_symbols = ("fc_get_num_threads", "fc_set_num_threads", "fc_openmp_enabled")
+
+        def get_num_threads(self):
+            return self.dynlib.fc_get_num_threads()
+
+        def set_num_threads(self, num_threads):
+            self.dynlib.fc_set_num_threads(int(num_threads))
+
+        def get_version(self):
+            from . import __version__
+            return __version__
+
+    threadpoolctl.register(FastconvController)
