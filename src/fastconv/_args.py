@@ -243,17 +243,31 @@ def check_pad_mode(mode: int, in_size, pad0, pad1):
 
 # ---------------------------------------------------------------- specs
 
+def weight_arrays(nd, weight, bias, layout):
+    """weight (nd + 2 dims) and bias as arrays of one dtype."""
+    weight = as_float_array(weight, "weight")
+    bias = None if bias is None else as_float_array(bias, "bias")
+    common_dtype(weight=weight, bias=bias)
+    if weight.ndim != nd + 2:
+        raise ValueError(f"weight must have {nd + 2} dims ({layout}, ...), "
+                         f"got shape {weight.shape}")
+    return weight, bias
+
+
+def _operands(nd, x, weight, bias, layout):
+    """x, weight and bias as arrays of one dtype; x lifted to a batch."""
+    x = as_float_array(x, "x")
+    weight, bias = weight_arrays(nd, weight, bias, layout)
+    dtype = common_dtype(x=x, weight=weight, bias=bias)
+    xb, batched = spatial_input(x, nd)
+    if any(k < 1 for k in weight.shape[2:]):
+        raise ValueError(f"weight kernel size must be >= 1, got {weight.shape[2:]}")
+    return xb, batched, weight, bias, dtype
+
 def conv_spec(nd, x, weight, bias, stride, padding, dilation, groups,
               padding_mode="zeros", algorithm="auto", activation=None):
     """Validate a convolution; returns (spec, x batched, weight, bias)."""
-    x = as_float_array(x, "x")
-    weight = as_float_array(weight, "weight")
-    bias = None if bias is None else as_float_array(bias, "bias")
-    dtype = common_dtype(x=x, weight=weight, bias=bias)
-    xb, batched = spatial_input(x, nd)
-    if weight.ndim != nd + 2:
-        raise ValueError(f"weight must have {nd + 2} dims (C_out, C_in/groups, ...), "
-                         f"got shape {weight.shape}")
+    xb, batched, weight, bias, dtype = _operands(nd, x, weight, bias, "C_out, C_in/groups")
     N, C_in, *in_size = xb.shape
     C_out, cig, *kernel = weight.shape
     groups = int_arg(groups, "groups", minimum=1)
@@ -263,8 +277,6 @@ def conv_spec(nd, x, weight, bias, stride, padding, dilation, groups,
     if cig * groups != C_in:
         raise ValueError(f"weight has {cig} input channels per group, but x has {C_in} "
                          f"channels and groups={groups} (expects {C_in // groups})")
-    if any(k < 1 for k in kernel):
-        raise ValueError(f"weight kernel size must be >= 1, got {tuple(kernel)}")
     bias = check_bias(bias, C_out)
     stride = tuple_arg(stride, nd, "stride", minimum=1)
     dilation = tuple_arg(dilation, nd, "dilation", minimum=1)
@@ -287,14 +299,8 @@ def conv_spec(nd, x, weight, bias, stride, padding, dilation, groups,
 
 def conv_transpose_spec(nd, x, weight, bias, stride, padding, output_padding, groups,
                         dilation, activation=None):
-    x = as_float_array(x, "x")
-    weight = as_float_array(weight, "weight")
-    bias = None if bias is None else as_float_array(bias, "bias")
-    dtype = common_dtype(x=x, weight=weight, bias=bias)
-    xb, batched = spatial_input(x, nd)
-    if weight.ndim != nd + 2:
-        raise ValueError(f"weight must have {nd + 2} dims (C_in, C_out/groups, ...), "
-                         f"got shape {weight.shape}")
+    """Validate a transposed convolution; returns (spec, x batched, weight, bias)."""
+    xb, batched, weight, bias, dtype = _operands(nd, x, weight, bias, "C_in, C_out/groups")
     N, C_in, *in_size = xb.shape
     wci, cog, *kernel = weight.shape
     groups = int_arg(groups, "groups", minimum=1)
@@ -302,8 +308,6 @@ def conv_transpose_spec(nd, x, weight, bias, stride, padding, output_padding, gr
         raise ValueError(f"weight has {wci} input channels but x has {C_in}")
     if C_in % groups:
         raise ValueError(f"groups={groups} must divide the input channels ({C_in})")
-    if any(k < 1 for k in kernel):
-        raise ValueError(f"weight kernel size must be >= 1, got {tuple(kernel)}")
     C_out = cog * groups
     bias = check_bias(bias, C_out)
     stride = tuple_arg(stride, nd, "stride", minimum=1)
