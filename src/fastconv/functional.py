@@ -290,7 +290,7 @@ def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=No
             if not dflt - si < o < dflt + si:
                 raise ValueError(f"output_size {osz} must lie within a stride of the default "
                                  f"size {default}")
-    if min(default) < 1 or min(osz) < 1:
+    if min(osz) < 1:
         raise ValueError(f"output size {osz} must be >= 1")
     y = np.empty((N, C) + osz if batched else (C,) + osz, xa.dtype)
     yb = y if batched else y[None]
