@@ -1,0 +1,284 @@
+"""involution2d and the Involution2d operator (Li et al., CVPR 2021)."""
+
+import numpy as np
+import pytest
+
+import fastconv
+import reference as R
+from helpers import DTYPES, DTYPE_IDS, LAYOUTS, assert_close, check_out_param, rand, relayout
+
+
+def inv_out_size(size, K, s, p, d):
+    return (size + 2 * p - d * (K - 1) - 1) // s + 1
+
+
+def make_inv(rng, dtype, n, c, g, h, w, K, s=1, p=None, d=1):
+    pp = d * (K - 1) // 2 if p is None else p
+    ho, wo = inv_out_size(h, K, s, pp, d), inv_out_size(w, K, s, pp, d)
+    x = rand(rng, (n, c, h, w), dtype)
+    ker = rand(rng, (n, g, K * K, ho, wo), dtype)
+    return x, ker
+
+
+# (n, c, g, h, w, K, stride, padding, dilation)
+INV_CASES = {
+    "k3": (2, 4, 2, 7, 8, 3, 1, None, 1),
+    "k7_g1": (1, 4, 1, 9, 8, 7, 1, None, 1),
+    "k7_g_all": (2, 6, 6, 8, 7, 7, 1, None, 1),
+    "k5_stride2": (2, 4, 2, 9, 8, 5, 2, None, 1),
+    "k3_stride3_gt": (1, 4, 4, 10, 11, 3, 3, None, 1),
+    "k3_dil2": (1, 4, 2, 9, 9, 3, 1, None, 2),
+    "k3_pad0": (2, 4, 1, 7, 8, 3, 1, 0, 1),
+    "k3_pad2": (1, 4, 2, 6, 5, 3, 1, 2, 1),
+    "k3_pad_tuple": (1, 4, 2, 6, 5, 3, (1, 2), (0, 1), 1),
+    "k1": (2, 3, 3, 5, 6, 1, 1, None, 1),
+    "spatial_1x1": (2, 4, 2, 1, 1, 3, 1, None, 1),
+    "prime": (1, 7, 7, 13, 11, 5, 1, None, 1),
+    "ch16_g1": (1, 16, 1, 6, 17, 3, 1, None, 1),
+    "ch32_g2": (2, 32, 2, 5, 9, 7, 1, None, 1),
+    "ch33_g3": (1, 33, 3, 5, 8, 3, 2, None, 1),
+    "ch17_g17": (1, 17, 17, 4, 16, 3, 1, None, 1),
+    "ch8_w33": (1, 8, 4, 3, 33, 3, 1, None, 1),
+    "batch3": (3, 4, 2, 5, 5, 3, 1, None, 1),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("case", list(INV_CASES), ids=list(INV_CASES))
+def test_involution2d_cases(isa, dtype, case, rng):
+    n, c, g, h, w, K, s, p, d = INV_CASES[case]
+    pp = p if p is None or isinstance(p, int) else p[0]
+    if isinstance(p, tuple):
+        # tuple padding: compute shapes per dim
+        ho = inv_out_size(h, K, R.ntuple(s, 2, "")[0], p[0], d)
+        wo = inv_out_size(w, K, R.ntuple(s, 2, "")[1], p[1], d)
+        x, ker = rand(rng, (n, c, h, w), dtype), rand(rng, (n, g, K * K, ho, wo), dtype)
+    else:
+        x, ker = make_inv(rng, dtype, n, c, g, h, w, K, s, pp, d)
+    ref = R.involution2d(x, ker, K, s, p, d)
+    y = fastconv.involution2d(x, ker, K, s, p, d)
+    assert_close(y, ref, dtype, what=f"involution2d {case}")
+
+
+@pytest.mark.parametrize("case", ["k3", "k5_stride2", "k3_dil2", "k3_pad2", "ch33_g3"])
+def test_involution2d_vs_official_unfold(case, rng):
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    n, c, g, h, w, K, s, p, d = INV_CASES[case]
+    x, ker = make_inv(rng, np.float64, n, c, g, h, w, K, s, p, d)
+    pad = d * (K - 1) // 2 if p is None else p
+    cols = F.unfold(torch.from_numpy(x), K, d, pad, s)
+    ho, wo = ker.shape[-2:]
+    cols = cols.view(n, g, c // g, K * K, ho, wo)
+    ref = (torch.from_numpy(ker).unsqueeze(2) * cols).sum(dim=3).view(n, c, ho, wo).numpy()
+    assert_close(fastconv.involution2d(x, ker, K, s, p, d), ref, np.float64)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_involution2d_layouts(layout, rng):
+    x, ker = make_inv(rng, np.float32, 2, 4, 2, 6, 7, 3)
+    ref = R.involution2d(x, ker, 3)
+    assert_close(fastconv.involution2d(relayout(x, layout), ker, 3), ref, np.float32)
+    assert_close(fastconv.involution2d(x, relayout(ker, layout), 3), ref, np.float32)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_involution2d_out(dtype, rng):
+    x, ker = make_inv(rng, dtype, 2, 4, 2, 7, 6, 3, 2)
+    ref = R.involution2d(x, ker, 3, 2)
+    check_out_param(lambda out: fastconv.involution2d(x, ker, 3, 2, out=out), ref.shape, dtype, ref)
+
+
+def test_involution2d_dtype_mismatch(rng):
+    x, ker = make_inv(rng, np.float32, 1, 4, 2, 5, 5, 3)
+    with pytest.raises(TypeError) as ei:
+        fastconv.involution2d(x, ker.astype(np.float64), 3)
+    assert "float32" in str(ei.value) and "float64" in str(ei.value)
+    with pytest.raises(TypeError, match="int64"):
+        fastconv.involution2d(x.astype(np.int64), ker.astype(np.int64), 3)
+
+
+@pytest.mark.parametrize("name,kshape,kw", [
+    ("kernel", (1, 3, 9, 5, 5), {}),            # G=3 does not divide C=4
+    ("kernel", (1, 2, 8, 5, 5), {}),            # K*K mismatch
+    ("kernel", (1, 2, 9, 4, 5), {}),            # Ho mismatch
+    ("kernel", (2, 2, 9, 5, 5), {}),            # N mismatch
+    ("kernel", (1, 2, 9, 5), {}),               # rank
+    ("stride", (1, 2, 9, 5, 5), dict(stride=0)),
+    ("dilation", (1, 2, 9, 5, 5), dict(dilation=0)),
+    ("padding", (1, 2, 9, 5, 5), dict(padding=-1)),
+    ("kernel_size", (1, 2, 0, 5, 5), dict(kernel_size=0)),
+])
+def test_involution2d_bad_argument(name, kshape, kw):
+    rng = np.random.default_rng(0)
+    x = rand(rng, (1, 4, 5, 5))
+    K = kw.pop("kernel_size", 3)
+    with pytest.raises(ValueError, match=f"(?i){name}|group"):
+        fastconv.involution2d(x, rand(rng, kshape), K, **kw)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_involution2d_nonfinite(isa, dtype, rng):
+    x, ker = make_inv(rng, dtype, 2, 4, 2, 8, 9, 3)
+    x[0, 1, 3, 3], x[1, 3, 0, 8] = np.nan, np.inf
+    ker[1, 0, 4, 2, 2] = -np.inf
+    ref = R.involution2d(x, ker, 3)
+    assert np.array_equal(np.isfinite(fastconv.involution2d(x, ker, 3)), np.isfinite(ref))
+
+
+# ---------------------------------------------------------------- the whole operator
+def torch_official(sd, x, channels, K, stride, group_channels, reduction_ratio=4):
+    """The official involution module (mmcv ConvModule conv+BN+ReLU), eval mode, float64."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    c, cr, g = channels, channels // reduction_ratio, channels // group_channels
+
+    class Involution(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Module()
+            self.conv1.conv = nn.Conv2d(c, cr, 1, bias=False)
+            self.conv1.bn = nn.BatchNorm2d(cr, eps=1e-5)
+            self.conv1.activate = nn.ReLU()
+            self.conv2 = nn.Module()
+            self.conv2.conv = nn.Conv2d(cr, K * K * g, 1, bias=True)
+            if stride > 1:
+                self.avgpool = nn.AvgPool2d(stride, stride)
+            self.unfold = nn.Unfold(K, 1, (K - 1) // 2, stride)
+
+        def forward(self, x):
+            h = x if stride == 1 else self.avgpool(x)
+            weight = self.conv2.conv(self.conv1.activate(self.conv1.bn(self.conv1.conv(h))))
+            b, _, hh, ww = weight.shape
+            weight = weight.view(b, g, K * K, hh, ww).unsqueeze(2)
+            out = self.unfold(x).view(b, g, group_channels, K * K, hh, ww)
+            return (weight * out).sum(dim=3).view(b, c, hh, ww)
+
+    m = Involution().double().eval()
+    m.load_state_dict({k: torch.from_numpy(np.asarray(v, np.float64)) for k, v in sd.items()},
+                      strict=False)
+    with torch.no_grad():
+        return m(torch.from_numpy(np.asarray(x, np.float64))).numpy()
+
+
+# (channels, K, stride, group_channels, reduction_ratio, H, W)
+MODULE_CASES = {
+    "c32_k7_s1": (32, 7, 1, 16, 4, 8, 6),
+    "c32_k7_s2": (32, 7, 2, 16, 4, 8, 6),
+    "c16_k3_s1": (16, 3, 1, 16, 4, 5, 7),
+    "c32_k5_s2_gc8": (32, 5, 2, 8, 4, 6, 10),
+    "c64_k7_s1_r8": (64, 7, 1, 16, 8, 5, 5),
+    "c48_k3_s3": (48, 3, 3, 16, 4, 9, 6),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("case", list(MODULE_CASES), ids=list(MODULE_CASES))
+def test_involution_module_from_state_dict(isa, dtype, case, rng):
+    c, K, s, gc, r, h, w = MODULE_CASES[case]
+    sd = R.make_involution_state_dict(rng, c, K, gc, r, dtype=dtype)
+    x = rand(rng, (2, c, h, w), dtype)
+    layer = fastconv.Involution2d.from_state_dict(sd, stride=s, group_channels=gc)
+    ref = R.involution_module(x, sd, s, gc)
+    y = layer(x)
+    assert_close(y, ref, dtype, what=f"Involution2d {case}")
+    assert y.shape == (2, c, -(-h // s), -(-w // s))
+
+
+@pytest.mark.parametrize("case", list(MODULE_CASES), ids=list(MODULE_CASES))
+def test_involution_module_vs_torch_official(case, rng):
+    pytest.importorskip("torch")
+    c, K, s, gc, r, h, w = MODULE_CASES[case]
+    sd = R.make_involution_state_dict(rng, c, K, gc, r)
+    x = rand(rng, (2, c, h, w))
+    y = fastconv.Involution2d.from_state_dict(sd, stride=s, group_channels=gc)(x)
+    assert_close(y, torch_official(sd, x, c, K, s, gc, r), np.float64)
+
+
+def test_from_state_dict_accepts_array_likes_and_copies(rng):
+    sd = R.make_involution_state_dict(rng, 32, 7, 16)
+    x = rand(rng, (1, 32, 6, 6))
+    ref = R.involution_module(x, sd, 1, 16)
+    as_lists = {k: v.tolist() for k, v in sd.items()}
+    assert_close(fastconv.Involution2d.from_state_dict(as_lists)(x), ref, np.float64)
+    try:
+        import torch
+        as_tensors = {k: torch.from_numpy(v.copy()) for k, v in sd.items()}
+        assert_close(fastconv.Involution2d.from_state_dict(as_tensors)(x), ref, np.float64)
+    except ImportError:
+        pass
+    mutable = {k: v.copy() for k, v in sd.items()}
+    layer = fastconv.Involution2d.from_state_dict(mutable)
+    for v in mutable.values():
+        v[...] = 0
+    assert_close(layer(x), ref, np.float64)
+    # extra keys of the official checkpoint (num_batches_tracked) are tolerated
+    sd2 = dict(sd)
+    sd2["conv1.bn.num_batches_tracked"] = np.array(10)
+    assert_close(fastconv.Involution2d.from_state_dict(sd2)(x), ref, np.float64)
+
+
+def test_from_state_dict_missing_or_inconsistent(rng):
+    sd = R.make_involution_state_dict(rng, 32, 7, 16)
+    missing = {k: v for k, v in sd.items() if k != "conv2.conv.bias"}
+    with pytest.raises((KeyError, ValueError)):
+        fastconv.Involution2d.from_state_dict(missing)
+    bad = dict(sd)
+    bad["conv1.bn.weight"] = np.ones(5)
+    with pytest.raises(ValueError):
+        fastconv.Involution2d.from_state_dict(bad)
+    bad = dict(sd)
+    bad["conv2.conv.weight"] = np.ones((50, 8, 1, 1))       # 50 = K*K*G for no integer K
+    with pytest.raises(ValueError):
+        fastconv.Involution2d.from_state_dict(bad)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_involution_layer_out(dtype, rng):
+    sd = R.make_involution_state_dict(rng, 32, 7, 16, dtype=dtype)
+    x = rand(rng, (2, 32, 6, 8), dtype)
+    layer = fastconv.Involution2d.from_state_dict(sd, stride=2)
+    ref = R.involution_module(x, sd, 2, 16)
+    check_out_param(lambda out: layer(x, out=out), ref.shape, dtype, ref)
+
+
+@pytest.mark.parametrize("stride", (1, 2))
+def test_involution_seeded_layer(stride, rng):
+    layer = fastconv.Involution2d(32, kernel_size=7, stride=stride, group_channels=16,
+                                  reduction_ratio=4, seed=0)
+    x = rand(rng, (2, 32, 8, 6), np.float32)
+    y = layer(x)
+    assert isinstance(y, np.ndarray) and y.dtype == np.float32
+    assert y.shape == (2, 32, 8 // stride, 6 // stride)
+    assert np.all(np.isfinite(y)) and np.any(y != 0)
+    again = fastconv.Involution2d(32, kernel_size=7, stride=stride, group_channels=16,
+                                  reduction_ratio=4, seed=0)(x)
+    assert np.array_equal(y, again), "same seed must give the same layer"
+    other = fastconv.Involution2d(32, kernel_size=7, stride=stride, group_channels=16,
+                                  reduction_ratio=4, seed=1)(x)
+    assert not np.array_equal(y, other)
+
+
+def test_involution_default_arguments(rng):
+    layer = fastconv.Involution2d(16, seed=3)       # K=7, stride 1, group_channels 16, r=4
+    x = rand(rng, (1, 16, 9, 9), np.float32)
+    y = layer(x)
+    assert y.shape == x.shape and np.all(np.isfinite(y))
+
+
+@pytest.mark.parametrize("kw", [dict(channels=30), dict(channels=0), dict(kernel_size=0),
+                                dict(stride=0), dict(group_channels=0), dict(reduction_ratio=0),
+                                dict(channels=16, reduction_ratio=32)])
+def test_involution_layer_bad_arguments(kw):
+    args = dict(channels=32, kernel_size=7, stride=1, group_channels=16, reduction_ratio=4)
+    args.update(kw)
+    with pytest.raises(ValueError):
+        fastconv.Involution2d(args.pop("channels"), **args, seed=0)
+
+
+def test_involution_layer_bad_input(rng):
+    layer = fastconv.Involution2d(32, seed=0)
+    with pytest.raises(ValueError):
+        layer(rand(rng, (1, 16, 6, 6), np.float32))     # wrong channel count
+    with pytest.raises(ValueError):
+        layer(rand(rng, (32, 6), np.float32))           # wrong rank
