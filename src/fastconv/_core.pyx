@@ -130,58 +130,60 @@ def choose_algo(tuple desc, int dtype_code):
 
 
 # ---------------------------------------------------------------- ops
+# Each binding: the descriptor, the data pointers, one C call without the GIL.
+
+cdef int _ptrs(tuple arrays, void **p) except -1:
+    cdef Py_ssize_t i
+    for i in range(len(arrays)):
+        p[i] = _ptr(arrays[i])
+    return 0
+
 
 def conv(tuple desc, int algo, x, w, b, y):
     cdef fc_conv_desc d = _desc(desc)
+    cdef void *p[4]
     cdef int dt = _dt(x), st
-    cdef void *px = _ptr(x)
-    cdef void *pw = _ptr(w)
-    cdef void *pb = _ptr(b)
-    cdef void *py = _ptr(y)
+    _ptrs((x, w, b, y), p)
     with nogil:
-        st = fc_conv(&d, dt, algo, px, pw, pb, py)
+        st = fc_conv(&d, dt, algo, p[0], p[1], p[2], p[3])
     _check(st)
     return y
 
 
 def conv_pack(tuple desc, int algo, w):
-    """Weights packed for the ISA level in force; returns (packed bytes, level)."""
+    """Weights packed for the ISA level in force (the level is in the header)."""
     cdef fc_conv_desc d = _desc(desc)
     cdef int dt = _dt(w), st
     cdef size_t n = fc_conv_packed_size(&d, dt, algo)
     if n == 0:
         raise ValueError("fastconv: this algorithm cannot run this problem")
     packed = np.empty(n, dtype=np.uint8)
-    cdef void *pp = _ptr(packed)
-    cdef void *pw = _ptr(w)
+    cdef void *p[2]
+    _ptrs((w, packed), p)
     with nogil:
-        st = fc_conv_pack(&d, dt, algo, pw, pp)
+        st = fc_conv_pack(&d, dt, algo, p[0], p[1])
     _check(st)
     return packed
 
 
 def conv_packed(tuple desc, int algo, x, packed, b, y):
     cdef fc_conv_desc d = _desc(desc)
+    cdef void *p[4]
     cdef int dt = _dt(x), st
-    cdef void *px = _ptr(x)
-    cdef void *pp = _ptr(packed)
-    cdef void *pb = _ptr(b)
-    cdef void *py = _ptr(y)
+    _ptrs((x, packed, b, y), p)
     with nogil:
-        st = fc_conv_packed(&d, dt, algo, px, pp, pb, py)
+        st = fc_conv_packed(&d, dt, algo, p[0], p[1], p[2], p[3])
     _check(st)
     return y
 
 
 def conv_transpose(tuple desc, x, w, b, y):
     cdef fc_conv_desc d = _desc(desc)
+    cdef void *p[4]
     cdef int dt = _dt(x), st
-    cdef void *px = _ptr(x)
-    cdef void *pw = _ptr(w)
-    cdef void *pb = _ptr(b)
-    cdef void *py = _ptr(y)
+    _ptrs((x, w, b, y), p)
     with nogil:
-        st = fc_conv_transpose(&d, dt, px, pw, pb, py)
+        st = fc_conv_transpose(&d, dt, p[0], p[1], p[2], p[3])
     _check(st)
     return y
 
@@ -190,103 +192,91 @@ def conv_transpose_pack(tuple desc, w):
     cdef fc_conv_desc d = _desc(desc)
     cdef int dt = _dt(w), st
     packed = np.empty(fc_conv_transpose_packed_size(&d, dt), dtype=np.uint8)
-    cdef void *pp = _ptr(packed)
-    cdef void *pw = _ptr(w)
+    cdef void *p[2]
+    _ptrs((w, packed), p)
     with nogil:
-        st = fc_conv_transpose_pack(&d, dt, pw, pp)
+        st = fc_conv_transpose_pack(&d, dt, p[0], p[1])
     _check(st)
     return packed
 
 
 def conv_transpose_packed(tuple desc, x, packed, b, y):
     cdef fc_conv_desc d = _desc(desc)
+    cdef void *p[4]
     cdef int dt = _dt(x), st
-    cdef void *px = _ptr(x)
-    cdef void *pp = _ptr(packed)
-    cdef void *pb = _ptr(b)
-    cdef void *py = _ptr(y)
+    _ptrs((x, packed, b, y), p)
     with nogil:
-        st = fc_conv_transpose_packed(&d, dt, px, pp, pb, py)
+        st = fc_conv_transpose_packed(&d, dt, p[0], p[1], p[2], p[3])
     _check(st)
     return y
 
 
 def separable(tuple desc, x, row, bint row_pc, col, bint col_pc, b, y):
     cdef fc_conv_desc d = _desc(desc)
+    cdef void *p[5]
     cdef int dt = _dt(x), st
-    cdef void *px = _ptr(x)
-    cdef void *pr = _ptr(row)
-    cdef void *pc = _ptr(col)
-    cdef void *pb = _ptr(b)
-    cdef void *py = _ptr(y)
+    _ptrs((x, row, col, b, y), p)
     with nogil:
-        st = fc_separable(&d, dt, px, pr, row_pc, pc, col_pc, pb, py)
+        st = fc_separable(&d, dt, p[0], p[1], row_pc, p[2], col_pc, p[3], p[4])
     _check(st)
     return y
 
 
 def dwsep(tuple desc, x, dw, db, int dact, pw, pb, int pact, y):
     cdef fc_conv_desc d = _desc(desc)
+    cdef void *p[6]
     cdef int dt = _dt(x), st
     cdef int64_t P = pw.shape[0]
-    cdef void *px = _ptr(x)
-    cdef void *pdw = _ptr(dw)
-    cdef void *pdb = _ptr(db)
-    cdef void *ppw = _ptr(pw)
-    cdef void *ppb = _ptr(pb)
-    cdef void *py = _ptr(y)
+    _ptrs((x, dw, db, pw, pb, y), p)
     with nogil:
-        st = fc_dwsep(&d, dt, px, pdw, pdb, dact, P, ppw, ppb, pact, py)
+        st = fc_dwsep(&d, dt, p[0], p[1], p[2], dact, P, p[3], p[4], pact, p[5])
     _check(st)
     return y
 
 
 def involution(tuple desc, x, kernel, y):
     cdef fc_conv_desc d = _desc(desc)
+    cdef void *p[3]
     cdef int dt = _dt(x), st
-    cdef void *px = _ptr(x)
-    cdef void *pk = _ptr(kernel)
-    cdef void *py = _ptr(y)
+    _ptrs((x, kernel, y), p)
     with nogil:
-        st = fc_involution(&d, dt, px, pk, py)
+        st = fc_involution(&d, dt, p[0], p[1], p[2])
     _check(st)
     return y
 
 
 def max_pool(tuple desc, x, y, idx):
     cdef fc_conv_desc d = _desc(desc)
+    cdef void *p[3]
     cdef int dt = _dt(x), st
-    cdef void *px = _ptr(x)
-    cdef void *py = _ptr(y)
-    cdef int64_t *pi = <int64_t *>_ptr(idx)
+    _ptrs((x, y, idx), p)
     with nogil:
-        st = fc_max_pool(&d, dt, px, py, pi)
+        st = fc_max_pool(&d, dt, p[0], p[1], <int64_t *>p[2])
     _check(st)
     return y
 
 
 def avg_pool(tuple desc, x, y):
     cdef fc_conv_desc d = _desc(desc)
+    cdef void *p[2]
     cdef int dt = _dt(x), st
-    cdef void *px = _ptr(x)
-    cdef void *py = _ptr(y)
+    _ptrs((x, y), p)
     with nogil:
-        st = fc_avg_pool(&d, dt, px, py)
+        st = fc_avg_pool(&d, dt, p[0], p[1])
     _check(st)
     return y
 
 
 def max_unpool(x, idx, y):
-    """x (NC, in_plane) values, idx int64 positions in y's (NC, out_plane) planes."""
+    """x (N, C, Hi, Wi) values, idx int64 positions in y's (N, C, Ho, Wo) planes."""
+    cdef void *p[3]
     cdef int dt = _dt(x), st
     cdef int64_t NC = y.shape[0] * y.shape[1]
     cdef int64_t inp = x.shape[2] * x.shape[3]
     cdef int64_t outp = y.shape[2] * y.shape[3]
-    cdef void *px = _ptr(x)
-    cdef int64_t *pi = <int64_t *>_ptr(idx)
-    cdef void *py = _ptr(y)
+    _ptrs((x, idx, y), p)
     with nogil:
-        st = fc_max_unpool(NC, inp, outp, dt, px, pi, py)
+        st = fc_max_unpool(NC, inp, outp, dt, p[0], <const int64_t *>p[1], p[2])
     if st == FC_EINVAL:
         raise ValueError(f"indices must lie in [0, {outp}) (the output plane H*W)")
     _check(st)
