@@ -113,9 +113,12 @@ class Case:
 
     @property
     def winograd_ok(self) -> bool:
-        """Eligible for ``algorithm="winograd"`` (2-D 3x3, stride 1, dilation 1)."""
+        """Timed with ``algorithm="winograd"`` too: 2-D 3x3, stride 1, dilation 1
+        (the algorithm's domain), not depthwise (allowed, but a transform per
+        single channel only shows that "auto" is right not to pick it)."""
         return (self.op == "conv" and self.nd == 2 and self.kernel == (3, 3)
-                and self.stride == (1, 1) and self.dilation == (1, 1))
+                and self.stride == (1, 1) and self.dilation == (1, 1)
+                and self.in_channels // self.groups > 1)
 
     # ------------------------------------------------------------ work
     def macs(self, batch: int = 1) -> int:

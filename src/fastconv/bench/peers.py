@@ -223,7 +223,7 @@ class OnnxRuntime(Impl):
     def setup(self, threads):
         self.threads = threads
 
-    def _session(self, nodes, x, initializers):
+    def _session(self, nodes, x, initializers, out_shape):
         import onnx
         from onnx import TensorProto, helper, numpy_helper
         ort = self._mod
@@ -231,7 +231,7 @@ class OnnxRuntime(Impl):
         graph = helper.make_graph(
             nodes, "fastconv_bench",
             [helper.make_tensor_value_info("x", elem, list(x.shape))],
-            [helper.make_tensor_value_info("y", elem, None)],
+            [helper.make_tensor_value_info("y", elem, list(out_shape))],
             initializer=[numpy_helper.from_array(np.ascontiguousarray(a), n)
                          for n, a in initializers.items()])
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", self.opset)])
@@ -272,7 +272,7 @@ class OnnxRuntime(Impl):
                                       pads=[ph, 0, ph, 0], group=C)]
         else:
             return None       # involution has no ONNX operator
-        sess = self._session(nodes, x, inits)
+        sess = self._session(nodes, x, inits, case.output_shape(x.shape[0]))
         feed = {"x": x}
         return Runnable(lambda: sess.run(None, feed)[0], keep=sess)
 

@@ -1,0 +1,166 @@
+"""``python -m fastconv``: the command line (``bench`` and ``config``)."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import time
+
+from . import cases as _cases
+
+BENCH_EPILOG = """\
+examples:
+  python -m fastconv bench --quick                  # about a minute: a subset, few repeats
+  python -m fastconv bench --report report          # everything; report/report.md + ratios.png
+  python -m fastconv bench --filter mobilenet --threads 1 --check
+  python -m fastconv bench --impls fastconv,torch --json out.json
+  python -m fastconv bench --list                   # the layers, with their GFLOP
+
+Every installed peer is timed (PyTorch, ONNX Runtime, SciPy, OpenCV); an absent one
+is skipped and named. GFLOP/s count 2 x the multiply-adds of the direct definition;
+each cell is the median of repeated calls after a warm-up, time-boxed per cell.
+"""
+
+
+def _default_threads() -> int:
+    try:
+        import fastconv
+        return int(fastconv.get_num_threads())
+    except Exception:
+        return os.cpu_count() or 1
+
+
+def _positive(v: str) -> int:
+    n = int(v)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {n}")
+    return n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .peers import IMPL_NAMES
+    p = argparse.ArgumentParser(
+        prog="python -m fastconv",
+        description="fastconv command line: benchmark against the peers, show the build.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    b = sub.add_parser(
+        "bench", help="time fastconv against every installed peer on real layer shapes",
+        description="Time fastconv against PyTorch, ONNX Runtime, SciPy and OpenCV "
+                    "(those installed) on layers of ResNet-50, VGG-16, MobileNetV2, "
+                    "ConvNeXt, ResNeXt-50, DeepLabv3, DCGAN, U-Net, C3D, R3D, RedNet-50 "
+                    "and a separable image blur; print a table.",
+        epilog=BENCH_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    b.add_argument("--quick", action="store_true",
+                   help="a subset of the layers and fewer repeats (under a minute)")
+    b.add_argument("--threads", type=_positive, metavar="N", default=None,
+                   help="threads for every library (default: fastconv.get_num_threads(), "
+                        "i.e. OMP_NUM_THREADS or all cores)")
+    b.add_argument("--filter", metavar="WORD", default=None,
+                   help="only layers whose family, name or description contains WORD "
+                        "(case-insensitive; 'a,b' matches either)")
+    b.add_argument("--batch", type=_positive, metavar="B", default=1,
+                   help="batch size N (default 1)")
+    b.add_argument("--json", metavar="FILE", default=None, help="write all results as JSON")
+    b.add_argument("--report", metavar="DIR", default=None,
+                   help="write DIR/report.md and DIR/ratios.png")
+    b.add_argument("--check", action="store_true",
+                   help="compare every implementation's output with torch's "
+                        "(max |diff| / rms) and report mismatches")
+    b.add_argument("--check-tol", type=float, default=1e-3, metavar="TOL",
+                   help="relative error above which --check reports a mismatch (1e-3)")
+    b.add_argument("--impls", metavar="LIST", default=None,
+                   help="comma-separated implementations to run (default all): "
+                        + ", ".join(IMPL_NAMES))
+    b.add_argument("--seconds", type=float, metavar="S", default=None,
+                   help="time budget per layer and implementation (default 0.2 quick, "
+                        "0.75 full)")
+    b.add_argument("--no-winograd-error", dest="winograd", action="store_false",
+                   help="skip the Winograd accuracy figures")
+    b.add_argument("--no-progress", dest="progress", action="store_false",
+                   help="no progress bar")
+    b.add_argument("--list", action="store_true", help="list the selected layers and exit")
+    sub.add_parser("config", help="print fastconv.show_config()",
+                   description="Print the version, the build, OpenMP, the CPU features "
+                               "and the kernel set in use.")
+    return p
+
+
+def _list(cases, batch):
+    w = max(len(c.name) for c in cases)
+    for c in cases:
+        print(f"{c.name.ljust(w)}  {c.family:18s} {c.layer:34s} "
+              f"{c.flops(batch) / 1e9:8.3f} GFLOP{'  (quick)' if c.quick else ''}")
+
+
+def bench(args) -> int:
+    from . import report, runner
+    from .peers import get_impls
+
+    cases = _cases.select(quick=args.quick, filter=args.filter)
+    if not cases:
+        print(f"no layer matches --filter {args.filter!r}; see --list", file=sys.stderr)
+        return 2
+    if args.list:
+        _list(cases, args.batch)
+        return 0
+    names = None if args.impls is None else [s.strip() for s in args.impls.split(",")
+                                             if s.strip()]
+    try:
+        impls = get_impls(names)
+    except ValueError as e:
+        print(f"--impls: {e}", file=sys.stderr)
+        return 2
+    threads = args.threads or _default_threads()
+    budget = (runner.QUICK if args.quick else runner.FULL).scaled(args.seconds)
+
+    present = [i for i in impls if i.available()[0]]
+    absent = [i for i in impls if not i.available()[0]]
+    print(f"fastconv bench: {len(cases)} layers, {threads} thread(s), batch {args.batch}, "
+          f"float32, {'quick' if args.quick else 'full'}; running: "
+          + ", ".join(f"{i.name} {i.version()}" for i in present), file=sys.stderr)
+    if absent:
+        print("skipped (not installed): " + ", ".join(
+            f"{i.name} ({i.available()[1]})" for i in absent), file=sys.stderr)
+
+    t0 = time.perf_counter()
+    results = runner.run_benchmarks(cases, impls, threads=threads, batch=args.batch,
+                                    budget=budget, check=args.check,
+                                    winograd=args.winograd, progress=args.progress)
+    elapsed = time.perf_counter() - t0
+
+    meta = report.machine_info(impls, threads=threads, batch=args.batch, quick=args.quick,
+                               budget=dataclasses.asdict(budget))
+    meta["elapsed_seconds"] = round(elapsed, 1)
+    meta["check"] = args.check
+    meta["check_tol"] = args.check_tol
+    meta["filter"] = args.filter
+
+    print(report.format_table(results))
+    print()
+    for n in report.footnotes(results, meta):
+        print(n)
+    print(f"({len(cases)} layers in {elapsed:.0f} s)")
+    if args.json:
+        report.write_json(results, meta, args.json)
+        print(f"results: {args.json}")
+    if args.report:
+        path, why = report.write_report(results, meta, args.report)
+        print(f"report: {path}" + (f" ({why})" if why else
+                                   f", chart: {os.path.join(args.report, 'ratios.png')}"))
+    mismatches = [c for r in results for c in r.cells.values()
+                  if c.check is not None and not c.check <= args.check_tol]
+    return 1 if mismatches else 0
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "bench":
+        return bench(args)
+    if args.command == "config":
+        import fastconv
+        fastconv.show_config()
+        return 0
+    parser.print_help()
+    return 2
