@@ -128,35 +128,11 @@ def test_involution2d_nonfinite(isa, dtype, rng):
 
 # ---------------------------------------------------------------- the whole operator
 def torch_official(sd, x, channels, K, stride, group_channels, reduction_ratio=4):
-    """The official involution module (mmcv ConvModule conv+BN+ReLU), eval mode, float64."""
+    """The official module's output for x, float64."""
     torch = pytest.importorskip("torch")
-    nn = torch.nn
-    c, cr, g = channels, channels // reduction_ratio, channels // group_channels
+    from torch_official import official_involution
 
-    class Involution(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv1 = nn.Module()
-            self.conv1.conv = nn.Conv2d(c, cr, 1, bias=False)
-            self.conv1.bn = nn.BatchNorm2d(cr, eps=1e-5)
-            self.conv1.activate = nn.ReLU()
-            self.conv2 = nn.Module()
-            self.conv2.conv = nn.Conv2d(cr, K * K * g, 1, bias=True)
-            if stride > 1:
-                self.avgpool = nn.AvgPool2d(stride, stride)
-            self.unfold = nn.Unfold(K, 1, (K - 1) // 2, stride)
-
-        def forward(self, x):
-            h = x if stride == 1 else self.avgpool(x)
-            weight = self.conv2.conv(self.conv1.activate(self.conv1.bn(self.conv1.conv(h))))
-            b, _, hh, ww = weight.shape
-            weight = weight.view(b, g, K * K, hh, ww).unsqueeze(2)
-            out = self.unfold(x).view(b, g, group_channels, K * K, hh, ww)
-            return (weight * out).sum(dim=3).view(b, c, hh, ww)
-
-    m = Involution().double().eval()
-    m.load_state_dict({k: torch.from_numpy(np.asarray(v, np.float64)) for k, v in sd.items()},
-                      strict=False)
+    m = official_involution(sd, channels, K, stride, group_channels, reduction_ratio)
     with torch.no_grad():
         return m(torch.from_numpy(np.asarray(x, np.float64))).numpy()
 
