@@ -71,16 +71,17 @@ def lib(name, sources, simd_flags=()):
 
 
 # The baseline library gets no -m flags: it must run on any CPU of the architecture.
-libraries = [lib("fc_kernels", ["conv_ops.c", "dispatch.c", "pack.c", "gemm_scalar.c"])]
+libraries = [lib("fc_kernels", ["conv_ops.c", "dispatch.c", "pack.c", "gemm_scalar.c",
+                                   "conv_direct_scalar.c"])]
 if X86:
     if MSVC:
-        libraries += [lib("fc_avx2", ["gemm_avx2.c"], ["/arch:AVX2"]),
-                      lib("fc_avx512", ["gemm_avx512.c"], ["/arch:AVX512"])]
+        libraries += [lib("fc_avx2", ["gemm_avx2.c", "conv_direct_avx2.c"], ["/arch:AVX2"]),
+                      lib("fc_avx512", ["gemm_avx512.c", "conv_direct_avx512.c"], ["/arch:AVX512"])]
     else:
         contract = ["-ffp-contract=fast"]
         libraries += [
-            lib("fc_avx2", ["gemm_avx2.c"], ["-mavx2", "-mfma"] + contract),
-            lib("fc_avx512", ["gemm_avx512.c"],
+            lib("fc_avx2", ["gemm_avx2.c", "conv_direct_avx2.c"], ["-mavx2", "-mfma"] + contract),
+            lib("fc_avx512", ["gemm_avx512.c", "conv_direct_avx512.c"],
                 ["-mavx512f", "-mavx512vl", "-mavx512bw", "-mavx512dq", "-mavx2", "-mfma"] + contract),
         ]
 

@@ -6,28 +6,38 @@
 #define UK(kern) ((kern)->f32)
 #define MR(kern) ((kern)->mr32)
 #define NR(kern) ((kern)->nr32)
+#define DK(dk) ((dk)->f32)
+#define DNR(dk) ((dk)->nr32)
 #include "ref_ops.inc"
 #include "gemm_ops.inc"
+#include "conv_direct_ops.inc"
 #include "entry.inc"
 #undef T
 #undef FN
 #undef UK
 #undef MR
 #undef NR
+#undef DK
+#undef DNR
 
 #define T double
 #define FN(name) name##_f64
 #define UK(kern) ((kern)->f64)
 #define MR(kern) ((kern)->mr64)
 #define NR(kern) ((kern)->nr64)
+#define DK(dk) ((dk)->f64)
+#define DNR(dk) ((dk)->nr64)
 #include "ref_ops.inc"
 #include "gemm_ops.inc"
+#include "conv_direct_ops.inc"
 #include "entry.inc"
 #undef T
 #undef FN
 #undef UK
 #undef MR
 #undef NR
+#undef DK
+#undef DNR
 
 /* Call the f32 or f64 twin of a templated function with the same arguments. */
 #define FC_BY_DTYPE(dtype, fn, ...) \
@@ -92,8 +102,8 @@ size_t fc_conv_packed_size(const fc_conv_desc *d, int dtype, int algo)
     algo = fc_resolve(d, dtype, algo);
     if (algo < 0) return 0;
     const fc_gemm_kernel *k = fc_gemm_kernel_get();
-    const int64_t n = dtype == FC_F64 ? packed_payload_f64(d, algo, k->mr64)
-                                      : packed_payload_f32(d, algo, k->mr32);
+    const int64_t n = dtype == FC_F64 ? packed_payload_f64(d, algo, k)
+                                      : packed_payload_f32(d, algo, k);
     return FC_PACK_HDR + (size_t)n * (size_t)fc_dsize(dtype);
 }
 
@@ -105,8 +115,8 @@ int fc_conv_pack(const fc_conv_desc *d, int dtype, int algo, const void *w, void
     const fc_gemm_kernel *k = fc_kernel_of(h.isa);
     memcpy(packed, &h, sizeof h);
     void *payload = (char *)packed + FC_PACK_HDR;
-    return dtype == FC_F64 ? pack_f64(d, algo, k->mr64, w, payload)
-                           : pack_f32(d, algo, k->mr32, w, payload);
+    return dtype == FC_F64 ? pack_f64(d, algo, k, w, payload)
+                           : pack_f32(d, algo, k, w, payload);
 }
 
 int fc_conv_packed(const fc_conv_desc *d, int dtype, int algo,

@@ -95,12 +95,39 @@ static inline int fc_is_pointwise(const fc_conv_desc *d)
     return 1;
 }
 
+/* The SIMD direct convolution (conv_direct_ops.inc) runs FC_ALGO_DIRECT
+ * where the output channels fill a good part of its vectors and each output
+ * sums more than one input channel; depthwise-like problems keep the scalar
+ * reference loops.  Depends on the weight shape only (a layer packs once). */
+static inline int fc_direct_simd_ok(const fc_conv_desc *d)
+{
+    return d->C_in / d->groups >= 2 && d->C_out / d->groups >= 4;
+}
+
 /* Transposed convolution: the GEMM + col2im form pays when each input pixel
  * feeds many outputs. */
 static inline int fc_convt_gemm_pays(const fc_conv_desc *d)
 {
     return (d->C_out / d->groups) * fc_vol3(d->k) >= 8 && d->C_in / d->groups >= 4;
 }
+
+/* The ISA-specific direct-convolution tiles (conv_direct_kernel.inc):
+ * acc[MRP][NR] += over ntaps taps t, over cb input channels c,
+ *   w[woff[t] + c*NR + 0:NR] * x[base + xoff[t] + c*cs + j*sw] for pixel j.
+ * Indexed [stride class][MRP]: class 1 and 2 are W strides 1 and 2 compiled
+ * in, class 0 takes any stride; MRP runs from 1 to mrp. */
+#define FC_DMRP_MAX 12
+typedef void (*fc_direct_f32_fn)(int64_t ntaps, const int64_t *xoff, const int64_t *woff,
+                                 int64_t cb, int64_t cs, int64_t sw, int64_t base,
+                                 const float *x, const float *w, float *acc);
+typedef void (*fc_direct_f64_fn)(int64_t ntaps, const int64_t *xoff, const int64_t *woff,
+                                 int64_t cb, int64_t cs, int64_t sw, int64_t base,
+                                 const double *x, const double *w, double *acc);
+typedef struct fc_direct_kernel {
+    int mrp, nr32, nr64;   /* widest tile in pixels; output channels per tile */
+    fc_direct_f32_fn f32[3][FC_DMRP_MAX + 1];
+    fc_direct_f64_fn f64[3][FC_DMRP_MAX + 1];
+} fc_direct_kernel;
 
 /* The ISA-specific GEMM microkernel table (filled in dispatch.c). */
 typedef struct fc_gemm_kernel {
@@ -109,16 +136,20 @@ typedef struct fc_gemm_kernel {
      * accumulate = 0 overwrites C. */
     void (*f32)(int64_t k, const float *a, const float *b, float *c, int64_t ldc, int accumulate);
     void (*f64)(int64_t k, const double *a, const double *b, double *c, int64_t ldc, int accumulate);
+    const fc_direct_kernel *direct;   /* the same ISA level's direct-convolution tiles */
 } fc_gemm_kernel;
 
 const fc_gemm_kernel *fc_gemm_kernel_get(void);
 
 /* Declarations of the per-ISA microkernel tables. */
 extern const fc_gemm_kernel fc_gemm_kernel_scalar;
+extern const fc_direct_kernel fc_direct_kernel_scalar;
 #if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
 #define FC_X86 1
 extern const fc_gemm_kernel fc_gemm_kernel_avx2;
 extern const fc_gemm_kernel fc_gemm_kernel_avx512;
+extern const fc_direct_kernel fc_direct_kernel_avx2;
+extern const fc_direct_kernel fc_direct_kernel_avx512;
 #endif
 
 /* Padded copy for padding modes other than zeros (pack.c): returns a new
