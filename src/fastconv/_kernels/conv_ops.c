@@ -8,6 +8,7 @@
 #define NR(kern) ((kern)->nr32)
 #define DK(dk) ((dk)->f32)
 #define DNR(dk) ((dk)->nr32)
+#define DSTORE(dk) ((dk)->store32)
 #include "ref_ops.inc"
 #include "gemm_ops.inc"
 #include "conv_direct_ops.inc"
@@ -19,6 +20,7 @@
 #undef NR
 #undef DK
 #undef DNR
+#undef DSTORE
 
 #define T double
 #define FN(name) name##_f64
@@ -27,6 +29,7 @@
 #define NR(kern) ((kern)->nr64)
 #define DK(dk) ((dk)->f64)
 #define DNR(dk) ((dk)->nr64)
+#define DSTORE(dk) ((dk)->store64)
 #include "ref_ops.inc"
 #include "gemm_ops.inc"
 #include "conv_direct_ops.inc"
@@ -38,6 +41,7 @@
 #undef NR
 #undef DK
 #undef DNR
+#undef DSTORE
 
 /* Call the f32 or f64 twin of a templated function with the same arguments. */
 #define FC_BY_DTYPE(dtype, fn, ...) \

@@ -127,6 +127,9 @@ typedef struct fc_direct_kernel {
     int mrp, nr32, nr64;   /* widest tile in pixels; output channels per tile */
     fc_direct_f32_fn f32[3][FC_DMRP_MAX + 1];
     fc_direct_f64_fn f64[3][FC_DMRP_MAX + 1];
+    /* y[o*P + p] = act(acc[p*nr + o]) for o < on, p < np */
+    void (*store32)(const float *acc, int64_t nr, int64_t np, int64_t on, float *y, int64_t P, int act);
+    void (*store64)(const double *acc, int64_t nr, int64_t np, int64_t on, double *y, int64_t P, int act);
 } fc_direct_kernel;
 
 /* The ISA-specific GEMM microkernel table (filled in dispatch.c). */
