@@ -60,15 +60,58 @@ int fc_conv_algo_ok(const fc_conv_desc *d, int algo)
     }
 }
 
+/* Fraction of the (output pixel, tap) pairs that read the input rather than
+ * the zero padding: the share of the GEMM's multiply-adds the direct
+ * convolution does. */
+static double fc_valid_fraction(const fc_conv_desc *d)
+{
+    double f = 1.0;
+    for (int i = 0; i < 3; i++) {
+        int64_t n = 0, lo, hi;
+        for (int64_t k = 0; k < d->k[i]; k++) {
+            fc_valid_range(d->out[i], d->stride[i], d->pad0[i], k * d->dil[i], d->in[i], &lo, &hi);
+            n += hi - lo;
+        }
+        if (d->out[i] > 0 && d->k[i] > 0) f *= (double)n / (double)(d->out[i] * d->k[i]);
+    }
+    return f;
+}
+
+/* Where the SIMD direct convolution measured faster than the implicit GEMM
+ * (ResNet-50 / VGG / DeepLab layers, 1 and 2 threads, against each ISA's
+ * own GEMM).  Its tile spans nr output channels, so a problem that leaves
+ * a quarter of those lanes empty stays on the GEMM. */
+static int fc_direct_pays(const fc_conv_desc *d, int dtype)
+{
+    if (!fc_direct_simd_ok(d)) return 0;
+    const fc_gemm_kernel *k = fc_gemm_kernel_get();
+    const int64_t nr = dtype == FC_F64 ? k->direct->nr64 : k->direct->nr32;
+    const int64_t Cig = d->C_in / d->groups, Cog = d->C_out / d->groups;
+    if (4 * Cog < 3 * FC_CDIV(Cog, nr) * nr) return 0;
+    /* taps in the padding (dilated layers): skipping them beats any tile */
+    if (fc_valid_fraction(d) < 0.75) return 1;
+    const int64_t kvol = fc_vol3(d->k);
+    switch (fc_get_isa()) {
+    case FC_ISA_AVX512:
+        return kvol > 1 || Cig >= 128;
+    case FC_ISA_AVX2:
+        if (dtype == FC_F64) return kvol > 1 && d->stride[1] == 1 && d->stride[2] == 1;
+        return kvol > 1;
+    default:
+        return 0;
+    }
+}
+
 int fc_conv_choose_algo(const fc_conv_desc *d, int dtype)
 {
-    (void)dtype;
     /* Few multiply-adds per output (depthwise and near-depthwise): direct
-     * loops beat packing.  Everything else is a GEMM. */
+     * loops beat packing.  Else the SIMD direct convolution where it pays,
+     * and the implicit GEMM for the rest (1x1 layers with few inputs, few
+     * output channels). */
     const int64_t K = d->C_in / d->groups * fc_vol3(d->k);
     const int64_t Cog = d->C_out / d->groups;
     if (K < 16 || Cog < 4) return FC_ALGO_DIRECT;
-    return FC_ALGO_GEMM;
+    return fc_direct_pays(d, dtype) ? FC_ALGO_DIRECT : FC_ALGO_GEMM;
 }
 
 static int fc_resolve(const fc_conv_desc *d, int dtype, int algo)

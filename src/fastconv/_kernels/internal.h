@@ -96,12 +96,13 @@ static inline int fc_is_pointwise(const fc_conv_desc *d)
 }
 
 /* The SIMD direct convolution (conv_direct_ops.inc) runs FC_ALGO_DIRECT
- * where the output channels fill a good part of its vectors and each output
- * sums more than one input channel; depthwise-like problems keep the scalar
- * reference loops.  Depends on the weight shape only (a layer packs once). */
+ * where each output sums more than one input channel and at least 16
+ * products; depthwise-like and tiny problems keep the scalar reference
+ * loops.  Depends on the weight shape only (a layer packs once). */
 static inline int fc_direct_simd_ok(const fc_conv_desc *d)
 {
-    return d->C_in / d->groups >= 2 && d->C_out / d->groups >= 4;
+    const int64_t Cig = d->C_in / d->groups;
+    return Cig >= 2 && d->C_out / d->groups >= 4 && Cig * fc_vol3(d->k) >= 16;
 }
 
 /* Transposed convolution: the GEMM + col2im form pays when each input pixel
