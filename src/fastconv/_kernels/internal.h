@@ -137,9 +137,12 @@ typedef struct fc_direct_kernel {
 typedef struct fc_gemm_kernel {
     int mr32, nr32, mr64, nr64;  /* register tile per dtype: mr rows of A x nr columns */
     /* C[mr x nr] (+)= Apanel[k x mr]^T * Bpanel[k x nr]; C has row stride ldc.
-     * accumulate = 0 overwrites C. */
-    void (*f32)(int64_t k, const float *a, const float *b, float *c, int64_t ldc, int accumulate);
-    void (*f64)(int64_t k, const double *a, const double *b, double *c, int64_t ldc, int accumulate);
+     * accumulate = 0 overwrites C, starting from bias[row] (bias may be NULL);
+     * act is applied as the tile is stored. */
+    void (*f32)(int64_t k, const float *a, const float *b, float *c, int64_t ldc, int accumulate,
+                const float *bias, int act);
+    void (*f64)(int64_t k, const double *a, const double *b, double *c, int64_t ldc, int accumulate,
+                const double *bias, int act);
     const fc_direct_kernel *direct;   /* the same ISA level's direct-convolution tiles */
 } fc_gemm_kernel;
 
