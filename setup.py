@@ -70,18 +70,26 @@ def lib(name, sources, simd_flags=()):
                    "cflags": BASE + list(simd_flags)})
 
 
+# Kernel families with one source per ISA level: <family>_<isa>.c, each the
+# same template compiled with that level's flags.  Adding a family is one name.
+FAMILIES = ["gemm", "conv_direct"]
+
+
+def isa_sources(isa):
+    return [f"{fam}_{isa}.c" for fam in FAMILIES]
+
+
 # The baseline library gets no -m flags: it must run on any CPU of the architecture.
-libraries = [lib("fc_kernels", ["conv_ops.c", "dispatch.c", "pack.c", "gemm_scalar.c",
-                                   "conv_direct_scalar.c"])]
+libraries = [lib("fc_kernels", ["conv_ops.c", "dispatch.c", "pack.c"] + isa_sources("scalar"))]
 if X86:
     if MSVC:
-        libraries += [lib("fc_avx2", ["gemm_avx2.c", "conv_direct_avx2.c"], ["/arch:AVX2"]),
-                      lib("fc_avx512", ["gemm_avx512.c", "conv_direct_avx512.c"], ["/arch:AVX512"])]
+        libraries += [lib("fc_avx2", isa_sources("avx2"), ["/arch:AVX2"]),
+                      lib("fc_avx512", isa_sources("avx512"), ["/arch:AVX512"])]
     else:
         contract = ["-ffp-contract=fast"]
         libraries += [
-            lib("fc_avx2", ["gemm_avx2.c", "conv_direct_avx2.c"], ["-mavx2", "-mfma"] + contract),
-            lib("fc_avx512", ["gemm_avx512.c", "conv_direct_avx512.c"],
+            lib("fc_avx2", isa_sources("avx2"), ["-mavx2", "-mfma"] + contract),
+            lib("fc_avx512", isa_sources("avx512"),
                 ["-mavx512f", "-mavx512vl", "-mavx512bw", "-mavx512dq", "-mavx2", "-mfma"] + contract),
         ]
 

@@ -134,15 +134,6 @@ typedef struct { int32_t magic, isa, algo, dtype; } fc_pack_header;
 #define FC_PACK_MAGIC 0x66637063
 #define FC_PACK_HDR 64
 
-static const fc_gemm_kernel *fc_kernel_of(int isa)
-{
-#ifdef FC_X86
-    if (isa == FC_ISA_AVX512) return &fc_gemm_kernel_avx512;
-    if (isa == FC_ISA_AVX2) return &fc_gemm_kernel_avx2;
-#endif
-    (void)isa;
-    return &fc_gemm_kernel_scalar;
-}
 
 size_t fc_conv_packed_size(const fc_conv_desc *d, int dtype, int algo)
 {
@@ -159,7 +150,7 @@ int fc_conv_pack(const fc_conv_desc *d, int dtype, int algo, const void *w, void
     algo = fc_resolve(d, dtype, algo);
     if (algo < 0) return FC_EINVAL;
     fc_pack_header h = {FC_PACK_MAGIC, fc_get_isa(), algo, dtype};
-    const fc_gemm_kernel *k = fc_kernel_of(h.isa);
+    const fc_gemm_kernel *k = fc_gemm_kernel_for(h.isa);
     memcpy(packed, &h, sizeof h);
     void *payload = (char *)packed + FC_PACK_HDR;
     return dtype == FC_F64 ? pack_f64(d, algo, k, w, payload)
@@ -175,7 +166,7 @@ int fc_conv_packed(const fc_conv_desc *d, int dtype, int algo,
     if (h.magic != FC_PACK_MAGIC || h.algo != algo || h.dtype != dtype) return FC_EINVAL;
     const void *payload = (const char *)packed + FC_PACK_HDR;
     /* The packing's own ISA level: its panel shape matches that microkernel. */
-    return FC_BY_DTYPE(dtype, conv_packed_entry, d, algo, fc_kernel_of(h.isa), x, payload, b, y);
+    return FC_BY_DTYPE(dtype, conv_packed_entry, d, algo, fc_gemm_kernel_for(h.isa), x, payload, b, y);
 }
 
 /* ---- the other ops ---- */
@@ -196,7 +187,7 @@ size_t fc_conv_transpose_packed_size(const fc_conv_desc *d, int dtype)
 int fc_conv_transpose_pack(const fc_conv_desc *d, int dtype, const void *w, void *packed)
 {
     fc_pack_header h = {FC_PACK_MAGIC, fc_get_isa(), -1, dtype};
-    const fc_gemm_kernel *k = fc_kernel_of(h.isa);
+    const fc_gemm_kernel *k = fc_gemm_kernel_for(h.isa);
     memcpy(packed, &h, sizeof h);
     void *payload = (char *)packed + FC_PACK_HDR;
     return dtype == FC_F64 ? convt_pack_any_f64(d, k->mr64, w, payload)
@@ -210,7 +201,7 @@ int fc_conv_transpose_packed(const fc_conv_desc *d, int dtype, const void *x, co
     memcpy(&h, packed, sizeof h);
     if (h.magic != FC_PACK_MAGIC || h.algo != -1 || h.dtype != dtype) return FC_EINVAL;
     const void *payload = (const char *)packed + FC_PACK_HDR;
-    return FC_BY_DTYPE(dtype, convt_run, d, fc_kernel_of(h.isa), x, payload, b, y);
+    return FC_BY_DTYPE(dtype, convt_run, d, fc_gemm_kernel_for(h.isa), x, payload, b, y);
 }
 
 int fc_separable(const fc_conv_desc *d, int dtype, const void *x, const void *row, int rpc,

@@ -65,17 +65,18 @@ int fc_set_isa(int isa)
     return FC_OK;
 }
 
-const fc_gemm_kernel *fc_gemm_kernel_get(void)
+/* The kernel tables of an ISA level (the per-ISA files fill them). */
+const fc_gemm_kernel *fc_gemm_kernel_for(int isa)
 {
 #ifdef FC_X86
-    switch (fc_get_isa()) {
-    case FC_ISA_AVX512: return &fc_gemm_kernel_avx512;
-    case FC_ISA_AVX2: return &fc_gemm_kernel_avx2;
-    default: break;
-    }
+    if (isa == FC_ISA_AVX512) return &fc_gemm_kernel_avx512;
+    if (isa == FC_ISA_AVX2) return &fc_gemm_kernel_avx2;
 #endif
+    (void)isa;
     return &fc_gemm_kernel_scalar;
 }
+
+const fc_gemm_kernel *fc_gemm_kernel_get(void) { return fc_gemm_kernel_for(fc_get_isa()); }
 
 int fc_openmp_enabled(void)
 {

@@ -146,7 +146,8 @@ typedef struct fc_gemm_kernel {
     const fc_direct_kernel *direct;   /* the same ISA level's direct-convolution tiles */
 } fc_gemm_kernel;
 
-const fc_gemm_kernel *fc_gemm_kernel_get(void);
+const fc_gemm_kernel *fc_gemm_kernel_get(void);       /* the ISA level in force */
+const fc_gemm_kernel *fc_gemm_kernel_for(int isa);
 
 /* Declarations of the per-ISA microkernel tables. */
 extern const fc_gemm_kernel fc_gemm_kernel_scalar;
