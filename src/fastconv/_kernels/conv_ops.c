@@ -2,46 +2,14 @@
 #include "internal.h"
 
 #define T float
-#define FN(name) name##_f32
-#define UK(kern) ((kern)->f32)
-#define MR(kern) ((kern)->mr32)
-#define NR(kern) ((kern)->nr32)
-#define DK(dk) ((dk)->f32)
-#define DNR(dk) ((dk)->nr32)
-#define DSTORE(dk) ((dk)->store32)
-#include "ref_ops.inc"
-#include "gemm_ops.inc"
-#include "conv_direct_ops.inc"
-#include "entry.inc"
-#undef T
-#undef FN
-#undef UK
-#undef MR
-#undef NR
-#undef DK
-#undef DNR
-#undef DSTORE
+#define FC_D f32
+#define FC_B 32
+#include "ops_dtype.inc"
 
 #define T double
-#define FN(name) name##_f64
-#define UK(kern) ((kern)->f64)
-#define MR(kern) ((kern)->mr64)
-#define NR(kern) ((kern)->nr64)
-#define DK(dk) ((dk)->f64)
-#define DNR(dk) ((dk)->nr64)
-#define DSTORE(dk) ((dk)->store64)
-#include "ref_ops.inc"
-#include "gemm_ops.inc"
-#include "conv_direct_ops.inc"
-#include "entry.inc"
-#undef T
-#undef FN
-#undef UK
-#undef MR
-#undef NR
-#undef DK
-#undef DNR
-#undef DSTORE
+#define FC_D f64
+#define FC_B 64
+#include "ops_dtype.inc"
 
 /* Call the f32 or f64 twin of a templated function with the same arguments. */
 #define FC_BY_DTYPE(dtype, fn, ...) \
