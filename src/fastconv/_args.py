@@ -286,15 +286,24 @@ def conv_spec(nd, x, weight, bias, stride, padding, dilation, groups,
     pad0, pad1 = resolve_padding(padding, nd, in_size, kernel, stride, dilation)
     check_pad_mode(pmode, in_size, pad0, pad1)
     out_size = conv_out_size(in_size, kernel, stride, dilation, pad0, pad1)
-    if algo == ALGORITHMS["winograd"] and not (
-            nd == 2 and tuple(kernel) == (3, 3) and stride == (1, 1) and dilation == (1, 1)):
-        raise ValueError("algorithm='winograd' needs a 2-D 3x3 kernel with stride 1 and "
-                         f"dilation 1; got {nd}-D kernel {tuple(kernel)}, stride {stride}, "
-                         f"dilation {dilation}")
+    if algo == ALGORITHMS["winograd"] and not winograd_applies(nd, kernel, stride, dilation):
+        raise ValueError("algorithm='winograd' needs a 3x3 kernel (2-D, or 3-D 1x3x3) with "
+                         f"stride 1 and dilation 1 along H and W; got {nd}-D kernel "
+                         f"{tuple(kernel)}, stride {stride}, dilation {dilation}")
     spec = ConvSpec(nd, batched, N, C_in, C_out, groups, tuple(in_size), out_size,
                     tuple(kernel), stride, dilation, pad0, pad1, pmode, act, algo, dtype)
     check_size(spec.out_shape)
     return spec, xb, weight, bias
+
+
+def winograd_applies(nd, kernel, stride, dilation):
+    """Winograd F(m x m, 3x3) runs 2-D 3x3 kernels, and 3-D 1x3x3 ones slice by
+    slice (any depth stride and dilation), with stride 1 and dilation 1 in H, W."""
+    if nd == 2:
+        return tuple(kernel) == (3, 3) and stride == (1, 1) and dilation == (1, 1)
+    if nd == 3:
+        return tuple(kernel) == (1, 3, 3) and stride[1:] == (1, 1) and dilation[1:] == (1, 1)
+    return False
 
 
 def conv_transpose_spec(nd, x, weight, bias, stride, padding, output_padding, groups,

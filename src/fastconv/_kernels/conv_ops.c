@@ -22,7 +22,8 @@ int fc_conv_algo_ok(const fc_conv_desc *d, int algo)
     switch (algo) {
     case FC_ALGO_AUTO: case FC_ALGO_DIRECT: case FC_ALGO_GEMM: return 1;
     case FC_ALGO_WINOGRAD:
-        return d->k[0] == 1 && d->k[1] == 3 && d->k[2] == 3 && d->in[0] == 1 &&
+        /* 2-D, or 3-D with kD == 1 (slice by slice; any depth stride) */
+        return d->k[0] == 1 && d->k[1] == 3 && d->k[2] == 3 &&
                d->stride[1] == 1 && d->stride[2] == 1 && d->dil[1] == 1 && d->dil[2] == 1;
     default: return 0;
     }

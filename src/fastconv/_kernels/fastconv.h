@@ -103,6 +103,9 @@ int fc_max_unpool(int64_t NC, int64_t in_plane, int64_t out_plane, int dtype,
                   const void *x, const int64_t *idx, void *y);
 int fc_avg_pool(const fc_conv_desc *d, int dtype, const void *x, void *y);
 
+/* Free the scratch blocks kept between calls (they are reused otherwise). */
+void fc_scratch_release(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -41,6 +41,11 @@ static inline void fc_free(void *p)
 #endif
 }
 
+/* Scratch buffers for one call, cached across calls (dispatch.c): *got is
+ * the block's real size, to pass back to fc_scratch_free. */
+void *fc_scratch_alloc(size_t bytes, size_t *got);
+void fc_scratch_free(void *p, size_t got);
+
 /* Threads for one parallel region: never more than there are work items. */
 static inline int fc_threads_for(int64_t work)
 {
@@ -133,6 +138,15 @@ typedef struct fc_direct_kernel {
     void (*store64)(const double *acc, int64_t nr, int64_t np, int64_t on, double *y, int64_t P, int act);
 } fc_direct_kernel;
 
+/* The ISA-specific Winograd tile transforms (winograd_kernel.inc), for
+ * one GEMM panel of nr tiles; index [0] is F(2x2, 3x3), [1] F(4x4, 3x3). */
+typedef struct fc_wino_kernel {
+    void (*in32[2])(const float *g, float *v, int64_t vs);
+    void (*out32[2])(const float *m, int64_t ms, float *o);
+    void (*in64[2])(const double *g, double *v, int64_t vs);
+    void (*out64[2])(const double *m, int64_t ms, double *o);
+} fc_wino_kernel;
+
 /* The ISA-specific GEMM microkernel table (filled in dispatch.c). */
 typedef struct fc_gemm_kernel {
     int mr32, nr32, mr64, nr64;  /* register tile per dtype: mr rows of A x nr columns */
@@ -144,6 +158,7 @@ typedef struct fc_gemm_kernel {
     void (*f64)(int64_t k, const double *a, const double *b, double *c, int64_t ldc, int accumulate,
                 const double *bias, int act);
     const fc_direct_kernel *direct;   /* the same ISA level's direct-convolution tiles */
+    const fc_wino_kernel *wino;       /* and its Winograd transforms */
 } fc_gemm_kernel;
 
 const fc_gemm_kernel *fc_gemm_kernel_get(void);       /* the ISA level in force */

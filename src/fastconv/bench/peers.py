@@ -129,16 +129,18 @@ class FastconvLayer(Fastconv):
 
 
 class FastconvWinograd(Fastconv):
-    """conv2d(..., algorithm="winograd") where it applies (3x3, stride 1, dilation 1)."""
+    """A layer object with algorithm="winograd" where it applies (3x3, stride 1,
+    dilation 1): the filter transform is made once, as a network would."""
     name = "fastconv-winograd"
-    description = "fastconv.conv2d(..., algorithm='winograd')"
+    description = "fastconv.Conv2d(w, b, ..., algorithm='winograd')(x)"
 
     def build(self, case, data):
         if not case.winograd_ok:
             return None
-        f, x, w, b, kw = self._mod.conv2d, data["x"], data["weight"], data["bias"], \
-            _fc_kwargs(case)
-        return Runnable(lambda: f(x, w, b, algorithm="winograd", **kw))
+        layer = getattr(self._mod, f"Conv{case.nd}d")(data["weight"], data["bias"],
+                                                      algorithm="winograd", **_fc_kwargs(case))
+        x = data["x"]
+        return Runnable(lambda: layer(x), keep=layer)
 
 
 # ---------------------------------------------------------------- PyTorch
