@@ -32,6 +32,8 @@ cdef extern from "fastconv.h" nogil:
     int fc_conv(const fc_conv_desc *d, int dtype, int algo, const void *x, const void *w,
                 const void *b, void *y)
     int fc_conv_choose_algo(const fc_conv_desc *d, int dtype)
+    int fc_conv_pack_variant(const fc_conv_desc *d, int dtype, int algo)
+    void fc_scratch_release()
     size_t fc_conv_packed_size(const fc_conv_desc *d, int dtype, int algo)
     int fc_conv_pack(const fc_conv_desc *d, int dtype, int algo, const void *w, void *packed)
     int fc_conv_packed(const fc_conv_desc *d, int dtype, int algo, const void *x,
@@ -127,6 +129,18 @@ def set_num_threads(int n):
 def choose_algo(tuple desc, int dtype_code):
     cdef fc_conv_desc d = _desc(desc)
     return ALGO_NAMES[fc_conv_choose_algo(&d, dtype_code)]
+
+
+def pack_variant(tuple desc, int algo, int dtype_code):
+    """What else than the weights a packing for algo depends on (Winograd: its
+    tile size, chosen from the problem size); 0 when nothing."""
+    cdef fc_conv_desc d = _desc(desc)
+    return fc_conv_pack_variant(&d, dtype_code, algo)
+
+
+def release_scratch():
+    """Free the scratch buffers the kernels keep between calls."""
+    fc_scratch_release()
 
 
 # ---------------------------------------------------------------- ops

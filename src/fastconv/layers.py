@@ -75,9 +75,11 @@ class _ConvNd(_Layer):
         y, yb = _result(spec, out, x)
         algo = spec.algorithm or _args.ALGORITHMS[
             _core.choose_algo(spec.c_desc(), int(spec.dtype.itemsize == 8))]
-        packed = self._packed((algo, _core.get_isa()),
-                              lambda: _core.conv_pack(spec.c_desc(), algo, w))
-        _core.conv_packed(spec.c_desc(), algo, xb, packed, b, yb)
+        desc = spec.c_desc()
+        variant = _core.pack_variant(desc, algo, int(spec.dtype.itemsize == 8))
+        packed = self._packed((algo, _core.get_isa(), variant),
+                              lambda: _core.conv_pack(desc, algo, w))
+        _core.conv_packed(desc, algo, xb, packed, b, yb)
         return y
 
 

@@ -71,8 +71,29 @@ static int fc_direct_pays(const fc_conv_desc *d, int dtype)
     }
 }
 
+/* Winograd's estimated speed-up over the direct and GEMM methods: the
+ * multiply-adds it saves (9 per output against a*a/(m*m) per output of the
+ * tiles it computes, whole panels of nr tiles) discounted by its transforms,
+ * whose cost against the GEMMs' falls as 1/C_in for the input transform and
+ * 1/C_out for the output one.  Fitted on this machine's sweep of 3x3 layers
+ * (C 8..512, H 4..56, batch 1 and 4, 1 and 2 threads, AVX2): where the
+ * estimate is >= 1.15 Winograd measured faster, by 1.05-2.5x. */
+static double fc_wino_gain(const fc_conv_desc *d, int dtype)
+{
+    if (!fc_conv_algo_ok(d, FC_ALGO_WINOGRAD)) return 0;
+    const fc_gemm_kernel *k = fc_gemm_kernel_get();
+    const int nr = dtype == FC_F64 ? k->nr64 : k->nr32;
+    const int m = fc_wino_tile(d, nr), a = m + 2;
+    const double outputs = (double)d->N * (double)fc_vol3(d->out);
+    const double lanes = (double)(FC_CDIV(fc_wino_tiles(d, m), nr) * nr) * m * m;
+    const double saved = 9.0 / ((double)(a * a) / (m * m)) * outputs / lanes;
+    const double Cig = (double)(d->C_in / d->groups), Cog = (double)(d->C_out / d->groups);
+    return saved / (1.0 + 48.0 / Cig + 48.0 / Cog);
+}
+
 int fc_conv_choose_algo(const fc_conv_desc *d, int dtype)
 {
+    if (fc_wino_gain(d, dtype) >= 1.15) return FC_ALGO_WINOGRAD;
     /* Few multiply-adds per output (depthwise and near-depthwise): direct
      * loops beat packing.  Else the SIMD direct convolution where it pays,
      * and the implicit GEMM for the rest (1x1 layers with few inputs, few
@@ -81,6 +102,13 @@ int fc_conv_choose_algo(const fc_conv_desc *d, int dtype)
     const int64_t Cog = d->C_out / d->groups;
     if (K < 16 || Cog < 4) return FC_ALGO_DIRECT;
     return fc_direct_pays(d, dtype) ? FC_ALGO_DIRECT : FC_ALGO_GEMM;
+}
+
+int fc_conv_pack_variant(const fc_conv_desc *d, int dtype, int algo)
+{
+    if (algo != FC_ALGO_WINOGRAD) return 0;
+    const fc_gemm_kernel *k = fc_gemm_kernel_get();
+    return fc_wino_tile(d, dtype == FC_F64 ? k->nr64 : k->nr32);
 }
 
 static int fc_resolve(const fc_conv_desc *d, int dtype, int algo)

@@ -55,6 +55,9 @@ int fc_conv(const fc_conv_desc *d, int dtype, int algo,
 int fc_conv_choose_algo(const fc_conv_desc *d, int dtype);
 /* 1 if algo can run this problem. */
 int fc_conv_algo_ok(const fc_conv_desc *d, int algo);
+/* What a packing for algo depends on besides the weights (Winograd: its
+ * tile size m, chosen from the problem size at packing); 0 when nothing. */
+int fc_conv_pack_variant(const fc_conv_desc *d, int dtype, int algo);
 
 /* Packed weights for layer objects: pack once, run many times.
  * The packed size depends on the ISA level in force at pack time; the

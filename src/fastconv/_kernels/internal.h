@@ -117,6 +117,22 @@ static inline int fc_convt_gemm_pays(const fc_conv_desc *d)
     return (d->C_out / d->groups) * fc_vol3(d->k) >= 8 && d->C_in / d->groups >= 4;
 }
 
+/* Winograd F(m x m, 3x3): tiles of m x m outputs over every image and depth slice. */
+static inline int64_t fc_wino_tiles(const fc_conv_desc *d, int64_t m)
+{
+    return d->N * d->out[0] * FC_CDIV(d->out[1], m) * FC_CDIV(d->out[2], m);
+}
+
+/* m = 4 unless F(2x2)'s GEMMs, 16 of them over 4x the tiles, are smaller once
+ * both tile counts are rounded up to whole panels of nr (planes of a few
+ * tiles: 7x7 is 4 tiles of 4x4 in a 16-wide panel, or 16 of 2x2). */
+static inline int fc_wino_tile(const fc_conv_desc *d, int nr)
+{
+    const int64_t w4 = 36 * FC_CDIV(fc_wino_tiles(d, 4), nr);
+    const int64_t w2 = 16 * FC_CDIV(fc_wino_tiles(d, 2), nr);
+    return w2 < w4 ? 2 : 4;
+}
+
 /* The ISA-specific direct-convolution tiles (conv_direct_kernel.inc):
  * acc[MRP][NR] += over ntaps taps t, over cb input channels c,
  *   w[woff[t] + c*NR + 0:NR] * x[base + xoff[t] + c*cs + j*sw] for pixel j.
