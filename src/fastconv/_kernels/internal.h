@@ -158,9 +158,9 @@ typedef struct fc_direct_kernel {
  * one GEMM panel of nr tiles; index [0] is F(2x2, 3x3), [1] F(4x4, 3x3). */
 typedef struct fc_wino_kernel {
     void (*in32[2])(const float *g, float *v, int64_t vs);
-    void (*out32[2])(const float *m, int64_t ms, float *o);
+    void (*out32[2])(const float *m, int64_t ms, float bias, int act, float *o);
     void (*in64[2])(const double *g, double *v, int64_t vs);
-    void (*out64[2])(const double *m, int64_t ms, double *o);
+    void (*out64[2])(const double *m, int64_t ms, double bias, int act, double *o);
 } fc_wino_kernel;
 
 /* The ISA-specific GEMM microkernel table (filled in dispatch.c). */
