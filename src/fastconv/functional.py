@@ -51,9 +51,10 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
            padding_mode="zeros", algorithm="auto", activation=None, out=None):
     """2-D cross-correlation of x (N, C_in, H, W) with weight (C_out, C_in/groups, kH, kW).
 
-    ``algorithm="winograd"`` (3x3, stride 1, dilation 1) may spread a NaN or Inf
-    of the input over its whole 2x2 output tile; the other algorithms make an
-    output non-finite exactly where its receptive field does.
+    ``algorithm="winograd"`` (3x3, stride 1, dilation 1; also chosen by "auto"
+    on big 3x3 layers) may spread a NaN or Inf of the input over its whole output
+    tile (up to 4x4); the other algorithms make an output non-finite exactly
+    where its receptive field does.
     """
     return _conv(2, x, weight, bias, stride, padding, dilation, groups, padding_mode,
                  algorithm, activation, out)
