@@ -51,7 +51,8 @@ void fc_set_num_threads(int n);
  * Padding modes other than zeros are applied through a padded copy. */
 int fc_conv(const fc_conv_desc *d, int dtype, int algo,
             const void *x, const void *w, const void *b, void *y);
-/* Which algorithm FC_ALGO_AUTO would choose (never FC_ALGO_AUTO). */
+/* Which algorithm FC_ALGO_AUTO chooses for packed weights (layer objects;
+ * fc_conv, which packs per call, may choose otherwise: never FC_ALGO_AUTO). */
 int fc_conv_choose_algo(const fc_conv_desc *d, int dtype);
 /* 1 if algo can run this problem. */
 int fc_conv_algo_ok(const fc_conv_desc *d, int algo);
