@@ -163,6 +163,15 @@ typedef struct fc_wino_kernel {
     void (*out64[2])(const double *m, int64_t ms, double bias, int act, double *o);
 } fc_wino_kernel;
 
+/* The ISA-specific depthwise loop (dw_kernel.inc):
+ * out[q] = act(bias + sum_t w[t] * src[t][q]) for q < n. */
+typedef struct fc_dw_kernel {
+    void (*f32)(const float *const *src, const float *w, int ntaps, int64_t n, float bias,
+                int act, float *out);
+    void (*f64)(const double *const *src, const double *w, int ntaps, int64_t n, double bias,
+                int act, double *out);
+} fc_dw_kernel;
+
 /* The ISA-specific GEMM microkernel table (filled in dispatch.c). */
 typedef struct fc_gemm_kernel {
     int mr32, nr32, mr64, nr64;  /* register tile per dtype: mr rows of A x nr columns */
@@ -175,6 +184,7 @@ typedef struct fc_gemm_kernel {
                 const double *bias, int act);
     const fc_direct_kernel *direct;   /* the same ISA level's direct-convolution tiles */
     const fc_wino_kernel *wino;       /* and its Winograd transforms */
+    const fc_dw_kernel *dw;           /* and its depthwise loop */
 } fc_gemm_kernel;
 
 const fc_gemm_kernel *fc_gemm_kernel_get(void);       /* the ISA level in force */
