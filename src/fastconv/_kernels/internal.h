@@ -126,6 +126,7 @@ typedef void (*fc_direct_f64_fn)(int64_t ntaps, const int64_t *xoff, const int64
                                  const double *x, const double *w, double *acc);
 typedef struct fc_direct_kernel {
     int mrp, nr32, nr64;   /* widest tile in pixels; output channels per tile */
+    int pw_cb_bytes;       /* pointwise layers: weights of one input-channel block */
     fc_direct_f32_fn f32[3][FC_DMRP_MAX + 1];
     fc_direct_f64_fn f64[3][FC_DMRP_MAX + 1];
     /* y[o*P + p] = act(acc[p*nr + o]) for o < on, p < np */
