@@ -147,11 +147,16 @@ typedef void (*fc_direct_f64_fn)(int64_t ntaps, const int64_t *xoff, const int64
                                  const double *x, const double *w, double *acc);
 typedef struct fc_direct_kernel {
     int mrp, nr32, nr64;   /* widest tile in pixels; output channels per tile */
+    int pw_cb_bytes;       /* pointwise layers: weights of one input-channel block */
     fc_direct_f32_fn f32[3][FC_DMRP_MAX + 1];
     fc_direct_f64_fn f64[3][FC_DMRP_MAX + 1];
     /* y[o*P + p] = act(acc[p*nr + o]) for o < on, p < np */
     void (*store32)(const float *acc, int64_t nr, int64_t np, int64_t on, float *y, int64_t P, int act);
     void (*store64)(const double *acc, int64_t nr, int64_t np, int64_t on, double *y, int64_t P, int act);
+    /* Weight packing of one output block: dst[((k % kvol) * Cig + k / kvol) * nr + i]
+     * = src[i * K + k] for i < on (0 for on <= i < nr), k < K = Cig * kvol. */
+    void (*pack32)(const float *src, int64_t K, int64_t kvol, int64_t Cig, int64_t on, int64_t nr, float *dst);
+    void (*pack64)(const double *src, int64_t K, int64_t kvol, int64_t Cig, int64_t on, int64_t nr, double *dst);
 } fc_direct_kernel;
 
 /* The ISA-specific Winograd tile transforms (winograd_kernel.inc), for
