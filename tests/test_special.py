@@ -58,6 +58,42 @@ def test_depthwise_channel_and_width_tiles(isa, dtype, c, rng):
     check_dw(rng, dtype, 1, 3, 1, (2, c), 5, 1, 2, 1)
 
 
+# The channel-blocked kernel (8 floats / 4 doubles of channels per vector):
+# blocks cut by the channel multiplier, strips of rows over tall and wide
+# planes (the tile's row budget), flat pixel blocks across row ends.
+DWC_CASES = {
+    "c5_mult3": (1, 5, 3, (9, 11), 3, 1, 1, 1, True),
+    "c12_wide_7x7": (1, 12, 1, (40, 300), 7, 1, 3, 1, True),
+    "c9_tall_s2": (2, 9, 1, (120, 17), 3, 2, 1, 1, False),
+    "c16_s3_d2": (1, 16, 1, (31, 29), 3, 3, 2, 2, True),
+    "c8_7x7_small": (2, 8, 1, (7, 7), 7, 1, 3, 1, True),
+    "c17_14_s2": (1, 17, 1, (14, 14), 3, 2, 1, 1, True),
+    "c24_k5_valid": (1, 24, 1, (6, 9), 5, 1, 0, 1, True),
+    "c10_pad_gt_k": (1, 10, 1, (5, 6), 3, 1, 4, 1, True),
+    "c4_1x1_plane": (3, 4, 2, (1, 1), 3, 1, 1, 1, True),
+    "c11_k1x7": (1, 11, 1, (13, 23), (1, 7), 1, (0, 3), 1, True),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("case", list(DWC_CASES), ids=list(DWC_CASES))
+def test_depthwise_channel_blocks(isa, dtype, case, rng):
+    check_dw(rng, dtype, *DWC_CASES[case])
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_depthwise_channel_blocks_threads(threads, rng):
+    x = rand(rng, (1, 13, 33, 70), np.float32)
+    w = rand(rng, (13, 1, 5, 5), np.float32)
+    ref = R.depthwise_conv2d(x, w, None, 1, 2, 1)
+    old = fastconv.get_num_threads()
+    try:
+        fastconv.set_num_threads(threads)
+        assert_close(fastconv.depthwise_conv2d(x, w, None, 1, 2, 1), ref, np.float32)
+    finally:
+        fastconv.set_num_threads(old)
+
+
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 def test_depthwise_layouts(dtype, layout, rng):

@@ -168,6 +168,20 @@ typedef struct fc_wino_kernel {
     void (*out64[2])(const double *m, int64_t ms, double bias, int act, double *o);
 } fc_wino_kernel;
 
+/* Geometry of a 2-D (or 1-D: IH = KH = 1) depthwise convolution. */
+typedef struct fc_dwc_geom {
+    int64_t IH, IW, OW, KH, KW, sh, sw, dh, dw, ph, pw;
+    int act;
+} fc_dwc_geom;
+enum { FC_DWC_CB32 = 8, FC_DWC_CB64 = 4 };
+/* Scratch of the channel-blocked kernel for strips of `rows` output rows. */
+static inline int64_t fc_dwc_scratch(const fc_dwc_geom *g, int64_t rows, int64_t cb)
+{
+    const int64_t Wp = (g->OW - 1) * g->sw + (g->KW - 1) * g->dw + 1;
+    const int64_t Hs = (rows - 1) * g->sh + (g->KH - 1) * g->dh + 1;
+    return (Hs * Wp + rows * g->OW + 1) * cb;
+}
+
 /* The ISA-specific depthwise loop (dw_kernel.inc):
  * out[q] = act(bias + sum_t w[t] * src[t][q]) for q < n. */
 typedef struct fc_dw_kernel {
@@ -175,6 +189,14 @@ typedef struct fc_dw_kernel {
                 int act, float *out);
     void (*f64)(const double *const *src, const double *w, int ntaps, int64_t n, double bias,
                 int act, double *out);
+    /* Channel-blocked (FC_DWC_CB32 floats / FC_DWC_CB64 doubles per vector):
+     * output rows [oh0, oh1) of the channels whose planes are xp[] -> yp[]
+     * from yp[c][ybase] on (dw_kernel.inc); scratch: fc_dwc_scratch() elements. */
+    void (*c32)(const fc_dwc_geom *g, const float *const *xp, const float *w, const float *bias,
+                float *const *yp, int64_t ybase, int cn, int64_t oh0, int64_t oh1, float *scratch);
+    void (*c64)(const fc_dwc_geom *g, const double *const *xp, const double *w, const double *bias,
+                double *const *yp, int64_t ybase, int cn, int64_t oh0, int64_t oh1,
+                double *scratch);
 } fc_dw_kernel;
 
 /* The ISA-specific GEMM microkernel table (filled in dispatch.c). */
