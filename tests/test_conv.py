@@ -546,3 +546,23 @@ def test_numpy_integer_arguments_accepted(rng):
     y = fastconv.conv2d(x, w, b, padding=((np.int64(0), 1), (2, np.int16(0))), groups=np.int64(2))
     assert_close(y, ref, np.float64)
 
+
+
+def test_validated_specs_are_reused_without_skipping_checks(rng):
+    """Repeated calls reuse their validated spec; anything unusual in the
+    arguments still goes through (and fails) the full checks."""
+    x = rand(rng, (1, 4, 6, 7), np.float32)
+    w = rand(rng, (6, 4, 3, 3), np.float32)
+    ref = R.conv2d(x, w, None, 1, 1, 1, 1)
+    for _ in range(3):
+        assert_close(fastconv.conv2d(x, w, None, 1, 1), ref, np.float32)
+    assert_close(fastconv.conv2d(x, w, None, np.int64(1), [1, 1]), ref, np.float32)
+    with pytest.raises(ValueError, match="stride"):
+        fastconv.conv2d(x, w, None, True, 1)
+    with pytest.raises(TypeError, match="dtype"):
+        fastconv.conv2d(x.astype(np.float64), w, None, 1, 1)
+    with pytest.raises(ValueError, match="weight has"):
+        fastconv.conv2d(x[:, :3].copy(), w, None, 1, 1)
+    xs = x[..., ::-1]                       # a view: converted, same result
+    assert_close(fastconv.conv2d(xs, w, None, 1, 1),
+                 R.conv2d(np.ascontiguousarray(xs), w, None, 1, 1, 1, 1), np.float32)

@@ -42,12 +42,16 @@ class ConvSpec:
 
     def c_desc(self) -> tuple:
         """The fields of fc_conv_desc, in order, 1-D and 2-D lifted to 3-D."""
-        lift = lambda t, fill: (fill,) * (3 - self.nd) + tuple(t)  # noqa: E731
-        return (self.N, self.C_in, self.C_out, self.groups,
-                *lift(self.in_size, 1), *lift(self.out_size, 1), *lift(self.kernel, 1),
-                *lift(self.stride, 1), *lift(self.dilation, 1),
-                *lift(self.pad0, 0), *lift(self.pad1, 0),
-                self.pad_mode, self.activation)
+        d = self.__dict__.get("_desc")
+        if d is None:
+            lift = lambda t, fill: (fill,) * (3 - self.nd) + tuple(t)  # noqa: E731
+            d = (self.N, self.C_in, self.C_out, self.groups,
+                 *lift(self.in_size, 1), *lift(self.out_size, 1), *lift(self.kernel, 1),
+                 *lift(self.stride, 1), *lift(self.dilation, 1),
+                 *lift(self.pad0, 0), *lift(self.pad1, 0),
+                 self.pad_mode, self.activation)
+            self.__dict__["_desc"] = d      # frozen: cached outside the fields
+        return d
 
     @property
     def out_shape(self) -> tuple:
@@ -62,7 +66,7 @@ class ConvSpec:
 # ---------------------------------------------------------------- scalars
 
 def _is_int(v) -> bool:
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+    return type(v) is int or (isinstance(v, numbers.Integral) and not isinstance(v, bool))
 
 
 def int_arg(v, name: str, *, minimum: int | None = None) -> int:
@@ -264,9 +268,52 @@ def _operands(nd, x, weight, bias, layout):
         raise ValueError(f"weight kernel size must be >= 1, got {weight.shape[2:]}")
     return xb, batched, weight, bias, dtype
 
+# Validated specs by their arguments, for calls whose arrays need no
+# conversion and whose arguments are plain ints, strs, None and tuples of
+# them (a repeated call then costs a dict lookup instead of ~30 us of checks).
+_SPEC_CACHE: dict = {}
+_SPEC_CACHE_MAX = 512
+_PLAIN = (int, str, type(None))
+
+
+def _plain(v) -> bool:
+    t = type(v)
+    if t in _PLAIN:
+        return True
+    return t is tuple and all(type(e) in _PLAIN or (type(e) is tuple and
+                                                   all(type(q) is int for q in e)) for e in v)
+
+
+def _ready(a) -> bool:
+    """An ndarray used as is: float32/float64, native order, C-contiguous."""
+    return (type(a) is np.ndarray and a.dtype in DTYPES and a.dtype.isnative
+            and a.flags.c_contiguous)
+
+
 def conv_spec(nd, x, weight, bias, stride, padding, dilation, groups,
               padding_mode="zeros", algorithm="auto", activation=None):
     """Validate a convolution; returns (spec, x batched, weight, bias)."""
+    key = None
+    if (_ready(x) and _ready(weight) and (bias is None or _ready(bias))
+            and _plain(stride) and _plain(padding) and _plain(dilation) and _plain(groups)
+            and _plain(padding_mode) and _plain(algorithm) and _plain(activation)):
+        key = (nd, x.shape, x.dtype, weight.shape, weight.dtype,
+               None if bias is None else (bias.shape, bias.dtype),
+               stride, padding, dilation, groups, padding_mode, algorithm, activation)
+        spec = _SPEC_CACHE.get(key)
+        if spec is not None:
+            return spec, (x if spec.batched else x[None]), weight, bias
+    spec, xb, weight, bias = _conv_spec(nd, x, weight, bias, stride, padding, dilation, groups,
+                                        padding_mode, algorithm, activation)
+    if key is not None:
+        if len(_SPEC_CACHE) >= _SPEC_CACHE_MAX:
+            _SPEC_CACHE.clear()
+        _SPEC_CACHE[key] = spec
+    return spec, xb, weight, bias
+
+
+def _conv_spec(nd, x, weight, bias, stride, padding, dilation, groups,
+               padding_mode, algorithm, activation):
     xb, batched, weight, bias, dtype = _operands(nd, x, weight, bias, "C_out, C_in/groups")
     N, C_in, *in_size = xb.shape
     C_out, cig, *kernel = weight.shape
