@@ -90,8 +90,9 @@ def test_separable_widths(isa, rng, dtype, ow):
 @pytest.mark.parametrize("mode", ("zeros", "reflect", "circular"))
 @pytest.mark.parametrize("stride", [1, 2])
 def test_separable_column_strips(isa, rng, dtype, mode, stride):
-    # the ring holds 32 KiB: 17 rows of float64 are 240 columns, so a
-    # 700-wide output is 3 strips (the middle one read in place at stride 1)
+    # a strip's 17 input rows stay within 32 KiB: float64 at stride 1 is 3
+    # strips of 240 columns (stride 2: 7 strips); circular padding of an edge
+    # strip reads columns outside the strip (their own short sums)
     check(rng, dtype, (1, 2, 20, 700 * stride), 17, 9, stride=stride, padding=(8, 4), mode=mode,
           rpc=True, kind=("sym", "gen"))
 
