@@ -145,7 +145,8 @@ def separable_conv2d(x, row, col, bias=None, stride=1, padding=0, *, padding_mod
     """Spatially separable filter: channel c is filtered by outer(col[c], row[c]).
 
     row (kW,) or (C, kW), col (kH,) or (C, kH); a 1-D kernel is shared by all
-    channels.  Computed as a horizontal then a vertical 1-D pass.
+    channels.  Computed as two 1-D passes (vertical, then horizontal), without a
+    padded copy of the input for any padding mode.
     """
     xa = _args.as_float_array(x, "x")
     xb, batched = _args.spatial_input(xa, 2)

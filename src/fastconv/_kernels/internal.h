@@ -199,6 +199,16 @@ typedef struct fc_dw_kernel {
                 double *scratch);
 } fc_dw_kernel;
 
+/* The ISA-specific 1-D pass of the separable filter (sep_kernel.inc):
+ * out[q] = act(bias + sum_t w[t] * src[t][q]) for q < n; sym 1 / -1 when
+ * w[t] == w[ntaps-1-t] / == -w[ntaps-1-t] (pairs are added first). */
+typedef struct fc_sep_kernel {
+    void (*f32)(const float *const *src, const float *w, int ntaps, int sym, int64_t n,
+                float bias, int act, float *out);
+    void (*f64)(const double *const *src, const double *w, int ntaps, int sym, int64_t n,
+                double bias, int act, double *out);
+} fc_sep_kernel;
+
 /* The ISA-specific GEMM microkernel table (filled in dispatch.c). */
 typedef struct fc_gemm_kernel {
     int mr32, nr32, mr64, nr64;  /* register tile per dtype: mr rows of A x nr columns */
@@ -212,6 +222,7 @@ typedef struct fc_gemm_kernel {
     const fc_direct_kernel *direct;   /* the same ISA level's direct-convolution tiles */
     const fc_wino_kernel *wino;       /* and its Winograd transforms */
     const fc_dw_kernel *dw;           /* and its depthwise loop */
+    const fc_sep_kernel *sep;         /* and the separable filter's 1-D pass */
 } fc_gemm_kernel;
 
 const fc_gemm_kernel *fc_gemm_kernel_get(void);       /* the ISA level in force */
