@@ -177,6 +177,21 @@ typedef struct fc_dw_kernel {
                 int act, double *out);
 } fc_dw_kernel;
 
+/* The ISA-specific involution row loop (inv_kernel.inc), fn[cb] for cb
+ * channels of one group, 1 <= cb <= cbmax:
+ *   y[c*ys + e] = sum_t k[t*ks + e] * x[c*cs + xoff[t] + e], c < cb, e < n,
+ * in vectors of vl pixels; the last vector reads (never writes) past n. */
+#define FC_INV_CBMAX 16
+typedef void (*fc_inv_f32_fn)(int64_t ntaps, const int64_t *xoff, const float *x, int64_t cs,
+                              const float *k, int64_t ks, int64_t n, float *y, int64_t ys);
+typedef void (*fc_inv_f64_fn)(int64_t ntaps, const int64_t *xoff, const double *x, int64_t cs,
+                              const double *k, int64_t ks, int64_t n, double *y, int64_t ys);
+typedef struct fc_inv_kernel {
+    int cbmax32, cbmax64, vl32, vl64;
+    fc_inv_f32_fn f32[FC_INV_CBMAX + 1];
+    fc_inv_f64_fn f64[FC_INV_CBMAX + 1];
+} fc_inv_kernel;
+
 /* The ISA-specific GEMM microkernel table (filled in dispatch.c). */
 typedef struct fc_gemm_kernel {
     int mr32, nr32, mr64, nr64;  /* register tile per dtype: mr rows of A x nr columns */
@@ -190,6 +205,7 @@ typedef struct fc_gemm_kernel {
     const fc_direct_kernel *direct;   /* the same ISA level's direct-convolution tiles */
     const fc_wino_kernel *wino;       /* and its Winograd transforms */
     const fc_dw_kernel *dw;           /* and its depthwise loop */
+    const fc_inv_kernel *inv;         /* and its involution row loop */
 } fc_gemm_kernel;
 
 const fc_gemm_kernel *fc_gemm_kernel_get(void);       /* the ISA level in force */
