@@ -240,7 +240,7 @@ int fc_max_pool(const fc_conv_desc *d, int dtype, const void *x, void *y, int64_
 
 int fc_avg_pool(const fc_conv_desc *d, int dtype, const void *x, void *y)
 {
-    return FC_BY_DTYPE(dtype, avg_pool, d, x, y);
+    return FC_BY_DTYPE(dtype, avg_pool_run, d, x, y);
 }
 
 int fc_max_unpool(int64_t NC, int64_t in_plane, int64_t out_plane, int dtype,
