@@ -62,7 +62,7 @@ class ConvSpec:
 # ---------------------------------------------------------------- scalars
 
 def _is_int(v) -> bool:
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+    return type(v) is int or (isinstance(v, numbers.Integral) and not isinstance(v, bool))
 
 
 def int_arg(v, name: str, *, minimum: int | None = None) -> int:

@@ -178,14 +178,17 @@ typedef struct fc_dw_kernel {
 } fc_dw_kernel;
 
 /* The ISA-specific involution row loop (inv_kernel.inc), fn[cb] for cb
- * channels of one group, 1 <= cb <= cbmax:
- *   y[c*ys + e] = sum_t k[t*ks + e] * x[c*cs + xoff[t] + e], c < cb, e < n,
- * in vectors of vl pixels; the last vector reads (never writes) past n. */
+ * channels of one group, 1 <= cb <= cbmax, for `rows` rows r:
+ *   y[r*yrs + c*ys + e] = sum_t k[r*krs + t*ks + e] * x[r*xrs + c*cs + xoff[t] + e],
+ * c < cb, e < n, in vectors of vl pixels; the last vector reads (never
+ * writes) past n. */
 #define FC_INV_CBMAX 16
 typedef void (*fc_inv_f32_fn)(int64_t ntaps, const int64_t *xoff, const float *x, int64_t cs,
-                              const float *k, int64_t ks, int64_t n, float *y, int64_t ys);
+                              int64_t xrs, const float *k, int64_t ks, int64_t krs, int64_t rows,
+                              int64_t n, float *y, int64_t ys, int64_t yrs);
 typedef void (*fc_inv_f64_fn)(int64_t ntaps, const int64_t *xoff, const double *x, int64_t cs,
-                              const double *k, int64_t ks, int64_t n, double *y, int64_t ys);
+                              int64_t xrs, const double *k, int64_t ks, int64_t krs, int64_t rows,
+                              int64_t n, double *y, int64_t ys, int64_t yrs);
 typedef struct fc_inv_kernel {
     int cbmax32, cbmax64, vl32, vl64;
     fc_inv_f32_fn f32[FC_INV_CBMAX + 1];
