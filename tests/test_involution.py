@@ -117,6 +117,27 @@ def test_involution2d_bad_argument(name, kshape, kw):
         fastconv.involution2d(x, rand(rng, kshape), K, **kw)
 
 
+def test_involution2d_kept_checks_do_not_leak(rng):
+    """involution2d keeps problems it checked (plain int arguments): arguments
+    that compare equal to those ints (True, 1.0) or other shapes and dtypes
+    are still checked."""
+    x, ker = make_inv(rng, np.float32, 1, 4, 2, 5, 5, 3)
+    ref = R.involution2d(x, ker, 3)
+    for _ in range(2):
+        assert_close(fastconv.involution2d(x, ker, 3, 1, 1, 1), ref, np.float32)
+    for kw in (dict(stride=True), dict(dilation=1.0), dict(padding=True)):
+        with pytest.raises(ValueError):
+            fastconv.involution2d(x, ker, 3, **{**dict(stride=1, padding=1, dilation=1), **kw})
+    with pytest.raises(ValueError):
+        fastconv.involution2d(x, ker, True)
+    with pytest.raises(TypeError):
+        fastconv.involution2d(x, ker.astype(np.float64), 3, 1, 1, 1)
+    with pytest.raises(ValueError):
+        fastconv.involution2d(x, ker[:, :, :, :4], 3, 1, 1, 1)
+    with pytest.raises(ValueError):
+        fastconv.involution2d(x, ker, 3, 1, 1, 1, out=np.empty((1, 4, 5, 4), np.float32))
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 def test_involution2d_nonfinite(isa, dtype, rng):
     x, ker = make_inv(rng, dtype, 2, 4, 2, 8, 9, 3)
