@@ -117,6 +117,27 @@ def test_involution2d_bad_argument(name, kshape, kw):
         fastconv.involution2d(x, rand(rng, kshape), K, **kw)
 
 
+def test_involution2d_kept_checks_do_not_leak(rng):
+    """involution2d keeps problems it checked (plain int arguments): arguments
+    that compare equal to those ints (True, 1.0) or other shapes and dtypes
+    are still checked."""
+    x, ker = make_inv(rng, np.float32, 1, 4, 2, 5, 5, 3)
+    ref = R.involution2d(x, ker, 3)
+    for _ in range(2):
+        assert_close(fastconv.involution2d(x, ker, 3, 1, 1, 1), ref, np.float32)
+    for kw in (dict(stride=True), dict(dilation=1.0), dict(padding=True)):
+        with pytest.raises(ValueError):
+            fastconv.involution2d(x, ker, 3, **{**dict(stride=1, padding=1, dilation=1), **kw})
+    with pytest.raises(ValueError):
+        fastconv.involution2d(x, ker, True)
+    with pytest.raises(TypeError):
+        fastconv.involution2d(x, ker.astype(np.float64), 3, 1, 1, 1)
+    with pytest.raises(ValueError):
+        fastconv.involution2d(x, ker[:, :, :, :4], 3, 1, 1, 1)
+    with pytest.raises(ValueError):
+        fastconv.involution2d(x, ker, 3, 1, 1, 1, out=np.empty((1, 4, 5, 4), np.float32))
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 def test_involution2d_nonfinite(isa, dtype, rng):
     x, ker = make_inv(rng, dtype, 2, 4, 2, 8, 9, 3)
@@ -124,6 +145,98 @@ def test_involution2d_nonfinite(isa, dtype, rng):
     ker[1, 0, 4, 2, 2] = -np.inf
     ref = R.involution2d(x, ker, 3)
     assert np.array_equal(np.isfinite(fastconv.involution2d(x, ker, 3)), np.isfinite(ref))
+
+
+# ---------------------------------------------------------------- the SIMD kernel
+# Shapes aimed at the SIMD kernel's edges (inv_ops.inc): channels per group
+# below, at and above one channel block (12 on AVX2, 16 on AVX-512) and not a
+# multiple of anything; output widths around the vector widths (2, 4, 8, 16
+# lanes); strides 1, 2 (the even/odd split) and 3, per axis; dilation; row
+# blocks with their halos; the last row of the last group, whose kernel reads
+# are copied when the vector runs past the kernel array.
+# (n, c, g, h, w, K, stride, padding, dilation)
+SIMD_CASES = {
+    "cg16_k7_w7": (1, 32, 2, 7, 7, 7, 1, None, 1),
+    "cg16_k7_w8": (2, 16, 1, 5, 8, 7, 1, None, 1),
+    "cg16_k7_w9": (1, 16, 1, 6, 9, 7, 1, None, 1),
+    "cg13_k5_w15": (1, 26, 2, 5, 15, 5, 1, None, 1),
+    "cg24_k3_w16": (1, 24, 1, 4, 16, 3, 1, None, 1),
+    "cg17_k3_w17": (2, 34, 2, 3, 17, 3, 1, None, 1),
+    "cg5_k7_w33": (1, 10, 2, 4, 33, 7, 1, None, 1),
+    "cg16_k7_s2_w14": (2, 32, 2, 14, 14, 7, 2, None, 1),
+    "cg16_k7_s2_odd": (1, 16, 1, 13, 11, 7, 2, None, 1),
+    "cg12_k5_s2_pad1": (1, 12, 1, 9, 12, 5, 2, 1, 1),
+    "cg3_k3_s2_pad0": (1, 6, 2, 8, 9, 3, 2, 0, 1),
+    "cg8_k3_s21": (1, 8, 1, 7, 10, 3, (2, 1), None, 1),
+    "cg8_k3_s12": (1, 8, 1, 7, 10, 3, (1, 2), None, 1),
+    "cg4_k5_s3": (1, 8, 2, 11, 13, 5, 3, None, 1),
+    "cg16_k3_d2": (1, 16, 1, 9, 10, 3, 1, None, 2),
+    "cg16_k5_d3_s2": (1, 16, 1, 15, 13, 5, 2, None, 3),
+    "cg16_k3_d21": (1, 16, 1, 8, 9, 3, 1, None, (2, 1)),
+    "cg2_k7_big_pad": (1, 4, 2, 3, 4, 7, 1, 5, 1),
+    "cg1_k1": (1, 3, 3, 5, 9, 1, 1, None, 1),
+    "cg16_k7_tall": (1, 16, 1, 40, 9, 7, 1, None, 1),
+}
+
+
+def _simd_case(rng, dtype, case):
+    n, c, g, h, w, K, s, p, d = SIMD_CASES[case]
+    st, dl = R.ntuple(s, 2, ""), R.ntuple(d, 2, "")
+    pp = R.ntuple(p, 2, "") if p is not None else tuple(di * (K - 1) // 2 for di in dl)
+    ho, wo = (inv_out_size(sz, K, si, pi, di) for sz, si, pi, di in zip((h, w), st, pp, dl))
+    x, ker = rand(rng, (n, c, h, w), dtype), rand(rng, (n, g, K * K, ho, wo), dtype)
+    return x, ker, (K, s, p, d)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("case", list(SIMD_CASES), ids=list(SIMD_CASES))
+def test_involution2d_simd_edges(isa, dtype, case, rng):
+    x, ker, args = _simd_case(rng, dtype, case)
+    ref = R.involution2d(x, ker, *args)
+    assert_close(fastconv.involution2d(x, ker, *args), ref, dtype, what=f"{isa} {case}")
+
+
+@pytest.mark.parametrize("threads", (1, 2, 3))
+@pytest.mark.parametrize("case", ["cg16_k7_tall", "cg16_k7_s2_w14", "cg17_k3_w17"])
+def test_involution2d_threads(isa, restore_threads, threads, case, rng):
+    """Row blocks are work items: any thread count gives the same result."""
+    x, ker, args = _simd_case(rng, np.float32, case)
+    fastconv.set_num_threads(threads)
+    y = fastconv.involution2d(x, ker, *args)
+    assert_close(y, R.involution2d(x, ker, *args), np.float32, what=f"{threads} threads")
+    fastconv.set_num_threads(1)
+    assert np.array_equal(y, fastconv.involution2d(x, ker, *args)), "thread count changed bits"
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_involution2d_wide_rows(isa, dtype, rng):
+    """A strip of a whole group's rows would pass its per-thread budget: one
+    row of output at a time (and stride 2's split on long rows)."""
+    x, ker = make_inv(rng, dtype, 1, 32, 1, 6, 700, 7, 2)
+    assert_close(fastconv.involution2d(x, ker, 7, 2), R.involution2d(x, ker, 7, 2), dtype)
+
+
+def test_involution2d_rednet_shape(isa, rng):
+    """A RedNet-50 layer at its real width (C 64 @ 56: four groups of 16)."""
+    x, ker = make_inv(rng, np.float32, 1, 64, 4, 56, 56, 7)
+    assert_close(fastconv.involution2d(x, ker, 7), R.involution2d(x, ker, 7), np.float32)
+
+
+# ---------------------------------------------------------------- the kernel generation's pooling
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("shape,k", [((2, 3, 8, 8), 2), ((1, 5, 9, 7), 2), ((1, 2, 12, 9), 3),
+                                     ((1, 4, 3, 17), 2), ((1, 2, 5, 5), 1)])
+def test_avg_pool2d_non_overlapping(dtype, shape, k, rng):
+    x = rand(rng, shape, dtype)
+    assert_close(fastconv.avg_pool2d(x, k), R.avg_pool2d(x, k), dtype)
+
+
+@pytest.mark.parametrize("k,s,p", [(3, 2, 1), ((2, 3), (2, 3), 0), (2, 1, 0), (3, 3, 1)])
+def test_avg_pool2d_other_windows_vs_torch(k, s, p, rng):
+    torch = pytest.importorskip("torch")
+    x = rand(rng, (2, 3, 9, 11))
+    ref = torch.nn.functional.avg_pool2d(torch.from_numpy(x), k, s, p).numpy()
+    assert_close(fastconv.avg_pool2d(x, k, s, p), ref, np.float64)
 
 
 # ---------------------------------------------------------------- the whole operator

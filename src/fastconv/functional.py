@@ -205,14 +205,10 @@ def depthwise_separable_conv2d(x, depthwise_weight, pointwise_weight, depthwise_
 
 # ---------------------------------------------------------------- involution
 
-def involution2d(x, kernel, kernel_size, stride=1, padding=None, dilation=1, *, out=None):
-    """Involution (Li et al., CVPR 2021): a K x K filter generated per pixel and group.
+_INV_SPECS = {}        # checked involution problems, by shapes, dtypes and int arguments
 
-    x (N, C, H, W); kernel (N, G, K*K, H_out, W_out), G dividing C; channel c
-    uses group c // (C // G).  padding=None means dilation*(K-1)//2.
-    """
-    xa = _args.as_float_array(x, "x")
-    ka = _args.as_float_array(kernel, "kernel")
+
+def _involution_spec(xa, ka, kernel_size, stride, padding, dilation):
     dtype = _args.common_dtype(x=xa, kernel=ka)
     if xa.ndim != 4:
         raise ValueError(f"x must have shape (N, C, H, W), got {xa.shape}")
@@ -230,12 +226,36 @@ def involution2d(x, kernel, kernel_size, stride=1, padding=None, dilation=1, *, 
     G = ka.shape[1]
     if G < 1 or C % G:
         raise ValueError(f"kernel's group count G={G} must divide the channels C={C}")
-    spec = _args.ConvSpec(2, True, N, C, C, G, (H, W), osz, (K, K), stride, dilation,
+    return _args.ConvSpec(2, True, N, C, C, G, (H, W), osz, (K, K), stride, dilation,
                           pad0, pad1, 0, 0, 0, dtype)
+
+
+def involution2d(x, kernel, kernel_size, stride=1, padding=None, dilation=1, *, out=None):
+    """Involution (Li et al., CVPR 2021): a K x K filter generated per pixel and group.
+
+    x (N, C, H, W); kernel (N, G, K*K, H_out, W_out), G dividing C; channel c
+    uses group c // (C // G).  padding=None means dilation*(K-1)//2.
+    """
+    xa = _args.as_float_array(x, "x")
+    ka = _args.as_float_array(kernel, "kernel")
+    # A problem checked once is kept (with its C description) when every
+    # argument is a plain int or None, so that the key says all the checks did.
+    key = None
+    if all(v is None or type(v) is int for v in (kernel_size, stride, padding, dilation)):
+        key = (xa.shape, ka.shape, xa.dtype, ka.dtype, kernel_size, stride, padding, dilation)
+    hit = _INV_SPECS.get(key) if key is not None else None
+    if hit is None:
+        spec = _involution_spec(xa, ka, kernel_size, stride, padding, dilation)
+        hit = (spec, spec.c_desc())
+        if key is not None:
+            if len(_INV_SPECS) >= 64:
+                _INV_SPECS.clear()
+            _INV_SPECS[key] = hit
+    spec, desc = hit
     y, _ = _result(spec, out, x, kernel)
-    if spec.empty or C == 0:
+    if spec.empty or spec.C_in == 0:
         return y
-    _core.involution(spec.c_desc(), xa, ka, y)
+    _core.involution(desc, xa, ka, y)
     return y
 
 

@@ -2,7 +2,10 @@
 
 Kernel generation runs on fastconv's own ops: average pooling by the stride,
 a 1x1 convolution C -> C/r with the BatchNorm (running statistics) folded in
-and a fused ReLU, a 1x1 convolution C/r -> K*K*G, then involution2d.
+and a fused ReLU, a 1x1 convolution C/r -> K*K*G, then involution2d.  The two
+1x1 convolutions are layer objects (weights packed once per dtype), and the
+validated problem descriptions of the pooling and the involution are kept per
+input shape, so a call costs the C work plus one check of x.
 """
 from __future__ import annotations
 
@@ -11,8 +14,8 @@ import threading
 
 import numpy as np
 
-from . import _args
-from .functional import avg_pool2d, involution2d, pointwise_conv2d
+from . import _args, _core
+from .layers import Conv2d
 
 __all__ = ["Involution2d"]
 
@@ -110,44 +113,86 @@ class Involution2d:
         b1 = sd["conv1.bn.bias"] - sd["conv1.bn.running_mean"] * scale
         self._f64 = (w1, b1, sd["conv2.conv.weight"][:, :, 0, 0], sd["conv2.conv.bias"])
         self._by_dtype = {}
+        self._plans = {}
         self._lock = threading.Lock()
 
     def state_dict(self):
         """The weights under the official repository's key names (float64 copies)."""
         return {k: v.copy() for k, v in self._sd.items()}
 
-    def _weights(self, dtype):
+    def _layers(self, dtype):
+        """The two 1x1 convolutions as layer objects in dtype (made once)."""
         w = self._by_dtype.get(dtype)
         if w is None:
             with self._lock:
-                w = tuple(np.ascontiguousarray(a, dtype=dtype) for a in self._f64)
-                self._by_dtype[dtype] = w
+                w = self._by_dtype.get(dtype)
+                if w is None:
+                    w1, b1, w2, b2 = (np.ascontiguousarray(a, dtype=dtype) for a in self._f64)
+                    w = self._by_dtype[dtype] = (
+                        Conv2d(w1[:, :, None, None], b1, activation="relu"),
+                        Conv2d(w2[:, :, None, None], b2))
         return w
+
+    _MAX_PLANS = 32
+
+    def _plan(self, x):
+        """(pooling desc or None, pooled shape, involution desc, output shape) for
+        x's shape and dtype, checked once."""
+        key = (x.shape, x.dtype)
+        p = self._plans.get(key)
+        if p is not None:
+            return p
+        if x.ndim != 4 or x.shape[1] != self.channels:
+            raise ValueError(f"x must have shape (N, {self.channels}, H, W), got {x.shape}")
+        N, C, H, W = x.shape
+        K, s, pad = self.kernel_size, self.stride, (self.kernel_size - 1) // 2
+        osz = _args.conv_out_size((H, W), (K, K), (s, s), (1, 1), (pad, pad), (pad, pad),
+                                  what="kernel_size")
+        if s > 1 and (H // s, W // s) != osz:
+            raise ValueError(f"x of spatial size {(H, W)} gives a pooled kernel map of "
+                             f"{(H // s, W // s)} but an involution output of {osz} at "
+                             f"stride {s}")
+        pool = None
+        if s > 1:
+            pool = _args.ConvSpec(2, True, N, C, C, C, (H, W), osz, (s, s), (s, s), (1, 1),
+                                  (0, 0), (0, 0), 0, 0, 0, x.dtype).c_desc()
+        inv = _args.ConvSpec(2, True, N, C, C, self.groups, (H, W), osz, (K, K), (s, s),
+                             (1, 1), (pad, pad), (pad, pad), 0, 0, 0, x.dtype)
+        _args.check_size(inv.out_shape, "the output")
+        _args.check_size((N, K * K * self.groups) + osz, "the generated kernel")
+        p = (pool, (N, C) + osz, inv.c_desc(), inv.out_shape)
+        with self._lock:
+            if len(self._plans) >= self._MAX_PLANS:
+                self._plans.clear()
+            self._plans[key] = p
+        return p
+
+    def _kernel(self, x, plan):
+        pool, pooled_shape, _, _ = plan
+        conv1, conv2 = self._layers(x.dtype)
+        src = x
+        if pool is not None:
+            src = np.empty(pooled_shape, x.dtype)
+            _core.avg_pool(pool, x, src)
+        return conv2(conv1(src))
 
     def kernel(self, x):
         """The generated involution kernel (N, G, K*K, H_out, W_out) for x."""
         x = _args.as_float_array(x, "x")
-        if x.ndim != 4 or x.shape[1] != self.channels:
-            raise ValueError(f"x must have shape (N, {self.channels}, H, W), got {x.shape}")
-        w1, b1, w2, b2 = self._weights(x.dtype)
-        s = self.stride
-        src = x if s == 1 else avg_pool2d(x, s, s)
-        t = pointwise_conv2d(src, w1, b1, activation="relu")
-        k = pointwise_conv2d(t, w2, b2)
+        k = self._kernel(x, self._plan(x))
         N, _, H, W = k.shape
         return k.reshape(N, self.groups, self.kernel_size ** 2, H, W)
 
     def __call__(self, x, *, out=None):
         x = _args.as_float_array(x, "x")
-        K, s = self.kernel_size, self.stride
-        H, W = x.shape[2:] if x.ndim == 4 else (0, 0)
-        if s > 1:
-            pooled = (H // s, W // s)
-            conv = tuple((n + 2 * ((K - 1) // 2) - K) // s + 1 for n in (H, W))
-            if pooled != conv:
-                raise ValueError(f"x of spatial size {(H, W)} gives a pooled kernel map of "
-                                 f"{pooled} but an involution output of {conv} at stride {s}")
-        return involution2d(x, self.kernel(x), K, s, (K - 1) // 2, out=out)
+        plan = self._plan(x)
+        y = _args.check_out(out, plan[3], x.dtype, x)
+        if y is None:
+            y = np.empty(plan[3], x.dtype)
+        if y.size == 0:
+            return y
+        _core.involution(plan[2], x, self._kernel(x, plan), y)
+        return y
 
     forward = __call__
 

@@ -230,7 +230,7 @@ int fc_dwsep(const fc_conv_desc *dd, int dtype, const void *x, const void *dw, c
 
 int fc_involution(const fc_conv_desc *d, int dtype, const void *x, const void *kernel, void *y)
 {
-    return FC_BY_DTYPE(dtype, involution_direct, d, x, kernel, y);
+    return FC_BY_DTYPE(dtype, involution_run, d, fc_gemm_kernel_get()->inv, x, kernel, y);
 }
 
 int fc_max_pool(const fc_conv_desc *d, int dtype, const void *x, void *y, int64_t *idx)
@@ -240,7 +240,7 @@ int fc_max_pool(const fc_conv_desc *d, int dtype, const void *x, void *y, int64_
 
 int fc_avg_pool(const fc_conv_desc *d, int dtype, const void *x, void *y)
 {
-    return FC_BY_DTYPE(dtype, avg_pool, d, x, y);
+    return FC_BY_DTYPE(dtype, avg_pool_run, d, x, y);
 }
 
 int fc_max_unpool(int64_t NC, int64_t in_plane, int64_t out_plane, int dtype,

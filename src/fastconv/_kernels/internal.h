@@ -208,6 +208,39 @@ typedef struct fc_sep_kernel {
     void (*f64)(const double *const *src, const double *w, int ntaps, int sym, int64_t n,
                 double bias, int act, double *out);
 } fc_sep_kernel;
+/* The ISA-specific involution row loop (inv_kernel.inc), fn[cb] for cb
+ * channels of one group, 1 <= cb <= cbmax, for `rows` rows r:
+ *   y[r*yrs + c*ys + e] = sum_t k[r*krs + t*ks + e] * x[r*xrs + c*cs + xoff[t] + e],
+ * c < cb, e < n, in vectors of vl pixels; the last vector reads (never
+ * writes) past n. */
+#define FC_INV_CBMAX 16
+typedef void (*fc_inv_f32_fn)(int64_t ntaps, const int64_t *xoff, const float *x, int64_t cs,
+                              int64_t xrs, const float *k, int64_t ks, int64_t krs, int64_t rows,
+                              int64_t n, float *y, int64_t ys, int64_t yrs);
+typedef void (*fc_inv_f64_fn)(int64_t ntaps, const int64_t *xoff, const double *x, int64_t cs,
+                              int64_t xrs, const double *k, int64_t ks, int64_t krs, int64_t rows,
+                              int64_t n, double *y, int64_t ys, int64_t yrs);
+typedef void (*fc_inv_p32_fn)(int64_t KH, int64_t KW, int64_t dy, const int64_t *xoff,
+                              const float *x, int64_t cs, int64_t xrs, const float *k, int64_t ks,
+                              int64_t krs, int64_t rows, int64_t n, float *y, int64_t ys,
+                              int64_t yrs);
+typedef void (*fc_inv_p64_fn)(int64_t KH, int64_t KW, int64_t dy, const int64_t *xoff,
+                              const double *x, int64_t cs, int64_t xrs, const double *k,
+                              int64_t ks, int64_t krs, int64_t rows, int64_t n, double *y,
+                              int64_t ys, int64_t yrs);
+typedef struct fc_inv_kernel {
+    int cbmax32, cbmax64, vl32, vl64;
+    fc_inv_f32_fn f32[FC_INV_CBMAX + 1];
+    fc_inv_f64_fn f64[FC_INV_CBMAX + 1];
+    /* even[m] = src[2m], odd[m] = src[2m + 1] for m < n (stride-2 phase planes) */
+    void (*split32)(const float *src, int64_t n, float *even, float *odd);
+    void (*split64)(const double *src, int64_t n, double *even, double *odd);
+    /* Two rows at a time (rows even), for cb <= pcbmax: the same sums, where
+     * xoff[t + dy*KW] == xoff[t] + xrs (row r+1's taps are row r's, dy rows on). */
+    int pcbmax32, pcbmax64;
+    fc_inv_p32_fn p32[FC_INV_CBMAX + 1];
+    fc_inv_p64_fn p64[FC_INV_CBMAX + 1];
+} fc_inv_kernel;
 
 /* The ISA-specific GEMM microkernel table (filled in dispatch.c). */
 typedef struct fc_gemm_kernel {
@@ -223,6 +256,7 @@ typedef struct fc_gemm_kernel {
     const fc_wino_kernel *wino;       /* and its Winograd transforms */
     const fc_dw_kernel *dw;           /* and its depthwise loop */
     const fc_sep_kernel *sep;         /* and the separable filter's 1-D pass */
+    const fc_inv_kernel *inv;         /* and its involution row loop */
 } fc_gemm_kernel;
 
 const fc_gemm_kernel *fc_gemm_kernel_get(void);       /* the ISA level in force */

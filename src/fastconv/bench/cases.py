@@ -11,6 +11,10 @@ FLOPs are ``2 * MACs`` of the direct definition:
 * transposed convolution (the scatter form, every input pixel times every tap):
   ``N * C_in * prod(in) * (C_out / groups) * prod(kernel)``;
 * involution: ``N * C * prod(out) * K * K``;
+* the whole involution module (``Involution2d``: average pooling by the stride,
+  1x1 C -> C/4 with BatchNorm folded and ReLU, 1x1 C/4 -> K*K*G, involution):
+  the involution's plus the two 1x1 convolutions',
+  ``N * prod(out) * (C * C/4 + C/4 * K*K*G)`` (the pooling's adds are not counted);
 * spatially separable filter: two 1-D passes, ``N * C * H_out * W_out * (kH + kW)``
   (the API defines ``separable_conv2d`` as two passes; every implementation
   timed here does two passes).
@@ -24,7 +28,7 @@ import numpy as np
 
 __all__ = ["Case", "CASES", "FAMILIES", "get_case", "select", "quick_cases"]
 
-OPS = ("conv", "conv_transpose", "involution", "separable")
+OPS = ("conv", "conv_transpose", "involution", "involution_module", "separable")
 
 
 def _tup(v, nd):
@@ -39,7 +43,9 @@ class Case:
     human description; ``op`` is one of ``conv``, ``conv_transpose``,
     ``involution``, ``separable``.  Spatial tuples have one entry per spatial
     dimension (1, 2 or 3).  For ``involution``, ``groups`` is the involution's
-    group count G (kernel ``(N, G, K*K, H_out, W_out)``); for ``separable`` the
+    group count G (kernel ``(N, G, K*K, H_out, W_out)``); ``involution_module``
+    is the whole module that generates that kernel (reduction ratio 4, weights
+    in the official state-dict names); for ``separable`` the
     kernel is ``(kH, kW)`` taps of a Gaussian shared by every channel.
     """
     family: str
@@ -70,7 +76,7 @@ class Case:
         object.__setattr__(self, "kernel", _tup(self.kernel, nd))
         object.__setattr__(self, "in_size", tuple(self.in_size))
         if self.in_channels % self.groups or (
-                self.op != "involution" and self.out_channels % self.groups):
+                not self.op.startswith("involution") and self.out_channels % self.groups):
             raise ValueError(f"{self.name}: groups={self.groups} must divide the channels")
 
     # ------------------------------------------------------------ shapes
@@ -102,7 +108,7 @@ class Case:
             return (self.out_channels, self.in_channels // self.groups) + self.kernel
         if self.op == "conv_transpose":
             return (self.in_channels, self.out_channels // self.groups) + self.kernel
-        if self.op == "involution":      # the generated kernel, per image
+        if self.op.startswith("involution"):   # the generated kernel, per image
             return (self.groups, self.kernel[0] * self.kernel[1]) + self.out_size
         return self.kernel               # separable: (kH, kW) taps
 
@@ -131,6 +137,9 @@ class Case:
                     * (self.out_channels // self.groups) * kprod)
         if self.op == "involution":
             return batch * self.in_channels * math.prod(self.out_size) * kprod
+        if self.op == "involution_module":
+            c, cr = self.in_channels, self.in_channels // 4
+            return batch * math.prod(self.out_size) * (c * kprod + c * cr + cr * kprod * self.groups)
         return batch * self.in_channels * math.prod(self.out_size) * sum(self.kernel)
 
     def flops(self, batch: int = 1) -> int:
@@ -155,6 +164,16 @@ class Case:
         elif self.op == "involution":
             k = rng.standard_normal((batch,) + self.weight_shape)
             d["kernel"] = (k / math.sqrt(math.prod(self.kernel))).astype(dtype)
+        elif self.op == "involution_module":
+            c, cr, kkg = self.in_channels, self.in_channels // 4, math.prod(self.kernel) * self.groups
+            sd = {"conv1.conv.weight": rng.standard_normal((cr, c, 1, 1)) / math.sqrt(c),
+                  "conv1.bn.weight": rng.uniform(0.5, 1.5, cr),
+                  "conv1.bn.bias": 0.1 * rng.standard_normal(cr),
+                  "conv1.bn.running_mean": 0.1 * rng.standard_normal(cr),
+                  "conv1.bn.running_var": rng.uniform(0.5, 1.5, cr),
+                  "conv2.conv.weight": rng.standard_normal((kkg, cr, 1, 1)) / math.sqrt(cr),
+                  "conv2.conv.bias": 0.1 * rng.standard_normal(kkg)}
+            d["state_dict"] = {k: v.astype(dtype) for k, v in sd.items()}
         else:
             kh, kw = self.kernel
             d["col"] = gaussian_taps(kh).astype(dtype)
@@ -188,8 +207,8 @@ def _convt(family, name, layer, cin, cout, size, k, s, p, op=0, **kw):
                 **kw)
 
 
-def _inv(name, layer, c, size, k=7, s=1, **kw):
-    return Case("RedNet-50", name, layer, "involution", c, c, size, k, s,
+def _inv(name, layer, c, size, k=7, s=1, op="involution", **kw):
+    return Case("RedNet-50", name, layer, op, c, c, size, k, s,
                 (k - 1) // 2, 1, c // 16, **kw)
 
 
@@ -274,6 +293,16 @@ CASES: list[Case] = [
     _inv("red_inv_256", "inv 7x7 C256 @14", 256, (14, 14), quick=True),
     _inv("red_inv_512", "inv 7x7 C512 @7", 512, (7, 7)),
     _inv("red_inv_128s2", "inv 7x7/2 C128 @56", 128, (56, 56), 7, 2, quick=True),
+    # ... and the whole Involution2d module (kernel generation + involution)
+    _inv("red_mod_stem", "module inv 3x3 C32 @112", 32, (112, 112), 3, op="involution_module"),
+    _inv("red_mod_64", "module inv 7x7 C64 @56", 64, (56, 56), op="involution_module",
+         quick=True),
+    _inv("red_mod_128", "module inv 7x7 C128 @28", 128, (28, 28), op="involution_module"),
+    _inv("red_mod_256", "module inv 7x7 C256 @14", 256, (14, 14), op="involution_module"),
+    _inv("red_mod_512", "module inv 7x7 C512 @7", 512, (7, 7), op="involution_module",
+         quick=True),
+    _inv("red_mod_128s2", "module inv 7x7/2 C128 @56", 128, (56, 56), 7, 2,
+         op="involution_module"),
     # image processing
     Case(IMG, "blur15_512", "Gaussian 15-tap separable 3x512x512", "separable", 3, 3,
          (512, 512), 15, 1, 7, quick=True),

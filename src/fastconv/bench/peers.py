@@ -74,7 +74,7 @@ def _fc_kwargs(case: Case) -> dict:
 
 class Fastconv(Impl):
     """The public functional API: conv{1,2,3}d, conv_transpose{1,2,3}d,
-    involution2d, separable_conv2d."""
+    involution2d, separable_conv2d; the Involution2d module for its cases."""
     name = "fastconv"
     module = "fastconv"
     is_peer = False
@@ -101,6 +101,11 @@ class Fastconv(Impl):
             K = case.kernel[0]
             return Runnable(lambda: f(x, k, K, stride=case.stride, padding=case.padding,
                                       dilation=case.dilation))
+        if case.op == "involution_module":
+            layer = fc.Involution2d.from_state_dict(
+                data["state_dict"], stride=case.stride[0],
+                group_channels=case.in_channels // case.groups)
+            return Runnable(lambda: layer(x), keep=layer)
         if case.op == "separable":
             f, row, col = fc.separable_conv2d, data["row"], data["col"]
             return Runnable(lambda: f(x, row, col, stride=case.stride, padding=case.padding))
@@ -147,8 +152,9 @@ class FastconvWinograd(Fastconv):
 class Torch(Impl):
     name = "torch"
     module = "torch"
-    description = ("torch.nn.functional (involution: the published unfold formulation; "
-                   "separable: two depthwise 1-D convs)")
+    description = ("torch.nn.functional (involution: the published unfold formulation, "
+                   "the module as the official one in eval mode; separable: two depthwise "
+                   "1-D convs)")
 
     def setup(self, threads):
         self._mod.set_num_threads(threads)
@@ -173,6 +179,10 @@ class Torch(Impl):
             k = torch.from_numpy(data["kernel"])
             call = lambda: involution_unfold_torch(x, k, case.kernel[0], case.stride,  # noqa
                                                    case.padding, case.dilation)
+        elif case.op == "involution_module":
+            m = involution_module_torch(data["state_dict"], case.in_channels, case.kernel[0],
+                                        case.stride[0], case.in_channels // case.groups)
+            call = lambda: m(x)                                  # noqa: E731
         elif case.op == "separable":
             C = case.in_channels
             row = torch.from_numpy(data["row"]).reshape(1, 1, 1, -1).expand(C, 1, 1, -1)
@@ -201,6 +211,36 @@ def involution_unfold_torch(x, kernel, K, stride, padding, dilation):
     u = F.unfold(x, K, dilation=dilation, padding=padding, stride=stride)
     u = u.view(N, G, C // G, K * K, Ho, Wo)
     return (kernel.unsqueeze(2) * u).sum(dim=3).view(N, C, Ho, Wo)
+
+
+def involution_module_torch(state_dict, channels, K, stride, group_channels, reduction=4):
+    """The official involution module (Li et al.) in eval mode, in the dtype of
+    its weights: avg pool by the stride, conv 1x1 + BatchNorm + ReLU, conv 1x1,
+    then the unfold formulation.  Loaded from the official state-dict names."""
+    import torch
+    nn = torch.nn
+    c, cr, g = channels, channels // reduction, channels // group_channels
+    pool = nn.AvgPool2d(stride, stride) if stride > 1 else nn.Identity()
+    gen = nn.Sequential(nn.Conv2d(c, cr, 1, bias=False), nn.BatchNorm2d(cr), nn.ReLU(),
+                        nn.Conv2d(cr, K * K * g, 1))
+    names = ("0.weight", "1.weight", "1.bias", "1.running_mean", "1.running_var",
+             "3.weight", "3.bias")
+    keys = ("conv1.conv.weight", "conv1.bn.weight", "conv1.bn.bias", "conv1.bn.running_mean",
+            "conv1.bn.running_var", "conv2.conv.weight", "conv2.conv.bias")
+    dtype = torch.from_numpy(np.asarray(state_dict[keys[0]])).dtype
+    gen = gen.to(dtype).eval()
+    gen.load_state_dict({n: torch.from_numpy(np.asarray(state_dict[k]))
+                         for n, k in zip(names, keys)}, strict=False)
+    unfold = nn.Unfold(K, 1, (K - 1) // 2, stride)
+
+    def forward(x):
+        with torch.inference_mode():
+            w = gen(pool(x))
+            b, _, h, wd = w.shape
+            w = w.view(b, g, K * K, h, wd).unsqueeze(2)
+            u = unfold(x).view(b, g, group_channels, K * K, h, wd)
+            return (w * u).sum(dim=3).view(b, c, h, wd)
+    return forward
 
 
 # ---------------------------------------------------------------- ONNX Runtime
