@@ -241,6 +241,23 @@ typedef struct fc_inv_kernel {
     fc_inv_p32_fn p32[FC_INV_CBMAX + 1];
     fc_inv_p64_fn p64[FC_INV_CBMAX + 1];
 } fc_inv_kernel;
+/* The ISA-specific grouped-convolution tiles (grp_kernel.inc), vector over
+ * output pixels: [MB][U] holds MB output channels x U vectors of pixels,
+ *   out[o*ldo + q] = act(bias[o] + sum_{k<K} w[o*wos + k] * x[xoff[k] + q])
+ * for nch chunks of U vectors; u is the widest U. */
+#define FC_GRP_MB 4
+#define FC_GRP_UMAX 6
+typedef void (*fc_grp_f32_fn)(int64_t K, const int64_t *xoff, const float *x, const float *w,
+                              int64_t wos, int64_t nch, const float *bias, int act, float *out,
+                              int64_t ldo);
+typedef void (*fc_grp_f64_fn)(int64_t K, const int64_t *xoff, const double *x, const double *w,
+                              int64_t wos, int64_t nch, const double *bias, int act, double *out,
+                              int64_t ldo);
+typedef struct fc_grp_kernel {
+    int vl32, vl64, u;   /* lanes per vector; vectors per widest tile */
+    fc_grp_f32_fn f32[FC_GRP_MB + 1][FC_GRP_UMAX + 1];
+    fc_grp_f64_fn f64[FC_GRP_MB + 1][FC_GRP_UMAX + 1];
+} fc_grp_kernel;
 
 /* The ISA-specific GEMM microkernel table (filled in dispatch.c). */
 typedef struct fc_gemm_kernel {
@@ -257,6 +274,7 @@ typedef struct fc_gemm_kernel {
     const fc_dw_kernel *dw;           /* and its depthwise loop */
     const fc_sep_kernel *sep;         /* and the separable filter's 1-D pass */
     const fc_inv_kernel *inv;         /* and its involution row loop */
+    const fc_grp_kernel *grp;         /* and its grouped-convolution tiles */
 } fc_gemm_kernel;
 
 const fc_gemm_kernel *fc_gemm_kernel_get(void);       /* the ISA level in force */
