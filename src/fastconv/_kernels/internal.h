@@ -199,6 +199,20 @@ typedef struct fc_dw_kernel {
                 double *scratch);
 } fc_dw_kernel;
 
+/* The ISA-specific parts of the transposed convolution (convt_kernel.inc):
+ * weight packing of one output block from (C_in, Cog, kvol) and the store
+ * of one output row from phase-major accumulators. */
+typedef struct fc_convt_kernel {
+    void (*pack32)(const float *src, int64_t cstride, int64_t kvol, int64_t Cig, int64_t on, int64_t nr,
+                   float *dst);
+    void (*pack64)(const double *src, int64_t cstride, int64_t kvol, int64_t Cig, int64_t on, int64_t nr,
+                   double *dst);
+    void (*store32)(const float *acc, const int64_t *map, int64_t nr, int64_t np, int64_t on, float *y,
+                    int64_t P, int act);
+    void (*store64)(const double *acc, const int64_t *map, int64_t nr, int64_t np, int64_t on, double *y,
+                    int64_t P, int act);
+} fc_convt_kernel;
+
 /* The ISA-specific GEMM microkernel table (filled in dispatch.c). */
 typedef struct fc_gemm_kernel {
     int mr32, nr32, mr64, nr64;  /* register tile per dtype: mr rows of A x nr columns */
@@ -212,6 +226,7 @@ typedef struct fc_gemm_kernel {
     const fc_direct_kernel *direct;   /* the same ISA level's direct-convolution tiles */
     const fc_wino_kernel *wino;       /* and its Winograd transforms */
     const fc_dw_kernel *dw;           /* and its depthwise loop */
+    const fc_convt_kernel *convt;     /* and the transposed convolution's pack and store */
 } fc_gemm_kernel;
 
 const fc_gemm_kernel *fc_gemm_kernel_get(void);       /* the ISA level in force */
