@@ -199,3 +199,101 @@ def test_conv_transpose_nonfinite(isa, dtype, rng):
         ref = R.conv_transpose2d(x, w, b, s, p, op, 2)
         y = fastconv.conv_transpose2d(x, w, b, s, p, op, 2)
         assert np.array_equal(np.isfinite(y), np.isfinite(ref))
+
+
+# ---------------------------------------------------------------- sub-pixel decomposition
+# Transposed convolutions with >= 4 output channels per group run as stride^d
+# dense stride-1 convolutions of the input on the direct convolution's tiles
+# (one per output phase), written to their interleaved pixels.  These cases
+# cover the phase classes (taps t with t*dilation - padding + phase aligned to
+# the stride), phases without taps (stride > kernel: bias only), the tile cuts
+# along W where a tap starts or stops reading the input, rows near the borders
+# (their own call lists), channel counts off the tile width, input-channel
+# blocks, several accumulator chunks of rows, groups and output_padding.
+# (nd, n, cin, cout, sizes, k, stride, padding, output_padding, groups, dilation)
+SUB_CASES = {
+    "dcgan_4x4s2": (2, 1, 6, 8, (5, 7), 4, 2, 1, 0, 1, 1),
+    "unet_2x2s2": (2, 2, 5, 17, (4, 9), 2, 2, 0, 0, 1, 1),
+    "k3s2_op1": (2, 1, 3, 5, (6, 13), 3, 2, 1, 1, 1, 1),
+    "k3s3_op2": (2, 1, 4, 4, (3, 5), 3, 3, 0, 2, 1, 1),
+    "stride_gt_kernel": (2, 1, 3, 6, (4, 5), 2, 3, 0, (2, 1), 1, 1),
+    "stride4_k1": (2, 1, 2, 9, (3, 4), 1, 4, 0, 3, 1, 1),
+    "dil2_s2": (2, 1, 3, 7, (5, 6), 3, 2, 2, 1, 1, 2),
+    "dil3_s2": (2, 1, 3, 4, (5, 6), 3, 2, (1, 3), 1, 1, 3),
+    "dil2_s3": (2, 1, 3, 4, (5, 4), (2, 3), 3, (0, 2), (1, 2), 1, 2),
+    "pad_big": (2, 1, 3, 5, (7, 8), 5, 2, (4, 3), 1, 1, 1),
+    "stride_1": (2, 2, 4, 20, (5, 11), 3, 1, 1, 0, 1, 1),
+    "input_1x1": (2, 1, 9, 16, (1, 1), 4, 1, 0, 0, 1, 1),
+    "input_smaller_than_kernel": (2, 1, 3, 6, (2, 3), 5, 2, 1, 1, 1, 1),
+    "groups": (2, 2, 6, 15, (4, 5), 3, 2, 1, 1, 3, 1),
+    "groups_cig1": (2, 1, 4, 16, (3, 6), 4, 2, 1, 0, 4, 1),
+    "wide_row": (2, 1, 3, 4, (3, 45), 4, 2, 1, 1, 1, 1),
+    "many_rows": (2, 1, 2, 4, (40, 8), 3, 2, 1, 1, 1, 1),
+    "cin_blocks": (2, 1, 150, 8, (2, 3), 4, 2, 1, 0, 1, 1),
+    "cout_33": (2, 1, 3, 33, (3, 4), 4, 2, 1, 0, 1, 1),
+    "1d_s2": (1, 2, 3, 6, (9,), 4, 2, 1, 0, 1, 1),
+    "1d_s3_dil2": (1, 1, 4, 8, (7,), 3, 3, 1, 2, 2, 2),
+    "1d_s5_k2": (1, 1, 2, 5, (6,), 2, 5, 0, 4, 1, 1),
+    "3d_s2": (3, 1, 3, 6, (3, 4, 5), 4, 2, 1, 0, 1, 1),
+    "3d_mixed": (3, 2, 4, 8, (2, 3, 4), (3, 1, 2), (1, 2, 3), (1, 0, 1), (0, 1, 2), 2, (2, 1, 1)),
+    "3d_stride_gt_kernel": (3, 1, 2, 4, (2, 3, 2), (1, 2, 2), 3, 0, (1, 2, 0), 1, 1),
+    "3d_2x2x2": (3, 1, 5, 9, (3, 3, 4), 2, 2, 0, 0, 1, 1),
+}
+
+
+def _sub_args(case):
+    nd, n, cin, cout, sizes, k, s, p, op, g, dil = SUB_CASES[case]
+    return nd, n, cin, cout, sizes, k, g, (s, p, op, g, dil)
+
+
+@pytest.mark.parametrize("threads", (1, 2))
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("case", list(SUB_CASES), ids=list(SUB_CASES))
+def test_conv_transpose_subpixel(isa, dtype, case, threads, rng, restore_threads):
+    nd, n, cin, cout, sizes, k, g, args = _sub_args(case)
+    fastconv.set_num_threads(threads)
+    for bias in (True, False):
+        x, w, b = make_ct(rng, dtype, nd, n, cin, cout, sizes, k, g, bias)
+        ref = R.conv_transpose_nd(x, w, b, *args, nd=nd)
+        y = ct_fn(nd)(x, w, b, *args)
+        assert_close(y, ref, dtype, what=f"{case} functional bias={bias}")
+        s, p, op, _, dil = args
+        layer = getattr(fastconv, f"ConvTranspose{nd}d")(w, b, stride=s, padding=p,
+                                                         output_padding=op, groups=g,
+                                                         dilation=dil)
+        assert_close(layer(x), ref, dtype, what=f"{case} layer bias={bias}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("act", ("relu", "relu6"))
+def test_conv_transpose_subpixel_activation(isa, dtype, act, rng):
+    x, w, b = make_ct(rng, dtype, 2, 2, 5, 12, (5, 6), 4)
+    x *= 8
+    ref = R.conv_transpose_nd(x, w, b, 2, 1, 0, nd=2)
+    ref = np.maximum(ref, 0) if act == "relu" else np.clip(ref, 0, 6)
+    assert_close(fastconv.conv_transpose2d(x, w, b, 2, 1, activation=act), ref, dtype)
+    layer = fastconv.ConvTranspose2d(w, b, stride=2, padding=1, activation=act)
+    assert_close(layer(x), ref, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_conv_transpose_subpixel_nonfinite(isa, dtype, rng):
+    x, w, b = make_ct(rng, dtype, 2, 2, 4, 8, (5, 6), 3)
+    x[0, 1, 2, 3] = np.nan
+    x[1, 2, 0, 0] = np.inf
+    x[1, 3, 4, 5] = -np.inf
+    for s, p, op in [(1, 0, 0), (2, 1, 1), (3, 0, 2), (4, 0, 1)]:
+        ref = R.conv_transpose2d(x, w, b, s, p, op)
+        y = fastconv.conv_transpose2d(x, w, b, s, p, op)
+        assert np.array_equal(np.isfinite(y), np.isfinite(ref)), (s, p, op)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_conv_transpose_subpixel_layer_input_sizes(isa, dtype, rng):
+    """One packing serves every input size (the plan is per call)."""
+    w = rand(rng, (6, 8, 4, 4), dtype)
+    b = rand(rng, (8,), dtype)
+    layer = fastconv.ConvTranspose2d(w, b, stride=2, padding=1)
+    for hw in ((1, 1), (3, 8), (9, 5), (16, 16)):
+        x = rand(rng, (1, 6) + hw, dtype)
+        assert_close(layer(x), R.conv_transpose2d(x, w, b, 2, 1), dtype, what=str(hw))

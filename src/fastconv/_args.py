@@ -356,6 +356,27 @@ def winograd_applies(nd, kernel, stride, dilation):
 def conv_transpose_spec(nd, x, weight, bias, stride, padding, output_padding, groups,
                         dilation, activation=None):
     """Validate a transposed convolution; returns (spec, x batched, weight, bias)."""
+    key = None
+    if (_ready(x) and _ready(weight) and (bias is None or _ready(bias))
+            and _plain(stride) and _plain(padding) and _plain(output_padding)
+            and _plain(groups) and _plain(dilation) and _plain(activation)):
+        key = ("T", nd, x.shape, x.dtype, weight.shape, weight.dtype,
+               None if bias is None else (bias.shape, bias.dtype),
+               stride, padding, output_padding, groups, dilation, activation)
+        spec = _SPEC_CACHE.get(key)
+        if spec is not None:
+            return spec, (x if spec.batched else x[None]), weight, bias
+    spec, xb, weight, bias = _conv_transpose_spec(nd, x, weight, bias, stride, padding,
+                                                  output_padding, groups, dilation, activation)
+    if key is not None:
+        if len(_SPEC_CACHE) >= _SPEC_CACHE_MAX:
+            _SPEC_CACHE.clear()
+        _SPEC_CACHE[key] = spec
+    return spec, xb, weight, bias
+
+
+def _conv_transpose_spec(nd, x, weight, bias, stride, padding, output_padding, groups,
+                         dilation, activation):
     xb, batched, weight, bias, dtype = _operands(nd, x, weight, bias, "C_in, C_out/groups")
     N, C_in, *in_size = xb.shape
     wci, cog, *kernel = weight.shape

@@ -196,18 +196,18 @@ int fc_conv_transpose(const fc_conv_desc *d, int dtype,
 size_t fc_conv_transpose_packed_size(const fc_conv_desc *d, int dtype)
 {
     const fc_gemm_kernel *k = fc_gemm_kernel_get();
-    const int64_t n = dtype == FC_F64 ? convt_payload_f64(d, k->mr64) : convt_payload_f32(d, k->mr32);
+    const int64_t n = dtype == FC_F64 ? convt_payload_f64(d, k) : convt_payload_f32(d, k);
     return FC_PACK_HDR + (size_t)n * (size_t)fc_dsize(dtype);
 }
 
 int fc_conv_transpose_pack(const fc_conv_desc *d, int dtype, const void *w, void *packed)
 {
-    fc_pack_header h = {FC_PACK_MAGIC, fc_get_isa(), -1, dtype};
+    fc_pack_header h = {FC_PACK_MAGIC, fc_get_isa(), -1 - fc_convt_method(d), dtype};
     const fc_gemm_kernel *k = fc_gemm_kernel_for(h.isa);
     memcpy(packed, &h, sizeof h);
     void *payload = (char *)packed + FC_PACK_HDR;
-    return dtype == FC_F64 ? convt_pack_any_f64(d, k->mr64, w, payload)
-                           : convt_pack_any_f32(d, k->mr32, w, payload);
+    return dtype == FC_F64 ? convt_pack_any_f64(d, k, w, payload)
+                           : convt_pack_any_f32(d, k, w, payload);
 }
 
 int fc_conv_transpose_packed(const fc_conv_desc *d, int dtype, const void *x, const void *packed,
@@ -215,7 +215,8 @@ int fc_conv_transpose_packed(const fc_conv_desc *d, int dtype, const void *x, co
 {
     fc_pack_header h;
     memcpy(&h, packed, sizeof h);
-    if (h.magic != FC_PACK_MAGIC || h.algo != -1 || h.dtype != dtype) return FC_EINVAL;
+    if (h.magic != FC_PACK_MAGIC || h.algo != -1 - fc_convt_method(d) || h.dtype != dtype)
+        return FC_EINVAL;
     const void *payload = (const char *)packed + FC_PACK_HDR;
     return FC_BY_DTYPE(dtype, convt_run, d, fc_gemm_kernel_for(h.isa), x, payload, b, y);
 }

@@ -258,6 +258,19 @@ typedef struct fc_grp_kernel {
     fc_grp_f32_fn f32[FC_GRP_MB + 1][FC_GRP_UMAX + 1];
     fc_grp_f64_fn f64[FC_GRP_MB + 1][FC_GRP_UMAX + 1];
 } fc_grp_kernel;
+/* The ISA-specific parts of the transposed convolution (convt_kernel.inc):
+ * weight packing of one output block from (C_in, Cog, kvol) and the store
+ * of one output row from phase-major accumulators. */
+typedef struct fc_convt_kernel {
+    void (*pack32)(const float *src, int64_t cstride, int64_t kvol, int64_t Cig, int64_t on, int64_t nr,
+                   float *dst);
+    void (*pack64)(const double *src, int64_t cstride, int64_t kvol, int64_t Cig, int64_t on, int64_t nr,
+                   double *dst);
+    void (*store32)(const float *acc, const int64_t *map, int64_t nr, int64_t np, int64_t on, float *y,
+                    int64_t P, int act);
+    void (*store64)(const double *acc, const int64_t *map, int64_t nr, int64_t np, int64_t on, double *y,
+                    int64_t P, int act);
+} fc_convt_kernel;
 
 /* The ISA-specific GEMM microkernel table (filled in dispatch.c). */
 typedef struct fc_gemm_kernel {
@@ -275,6 +288,7 @@ typedef struct fc_gemm_kernel {
     const fc_sep_kernel *sep;         /* and the separable filter's 1-D pass */
     const fc_inv_kernel *inv;         /* and its involution row loop */
     const fc_grp_kernel *grp;         /* and its grouped-convolution tiles */
+    const fc_convt_kernel *convt;     /* and the transposed convolution's pack and store */
 } fc_gemm_kernel;
 
 const fc_gemm_kernel *fc_gemm_kernel_get(void);       /* the ISA level in force */
