@@ -180,7 +180,10 @@ def format_table(results: list[CaseResult]) -> str:
 
 
 def footnotes(results: list[CaseResult], meta: dict) -> list[str]:
-    notes = ["GFLOP/s = 2 x multiply-adds of the direct definition / median time "
+    stat = (meta.get("budget") or {}).get("stat", "median")
+    notes = ["GFLOP/s = 2 x multiply-adds of the direct definition / "
+             + ("median time" if stat == "median" else "best time of the repeated calls")
+             + " "
              "(separable filter: kH + kW taps per output); '-' = not run "
              "(the library has no such op, or it failed: see below)."]
     notes.append("fc/best = fastconv (functional) GFLOP/s / the best peer's: "
@@ -251,7 +254,8 @@ def markdown(results: list[CaseResult], meta: dict, chart_file: str | None = Non
                      f"{'yes' if fc.get('openmp_enabled') else 'no'})")
     lines += [f"- threads: {meta['threads']} per library (SciPy is single-threaded); "
               f"batch {meta['batch']}; {meta['dtype']}; "
-              f"{'quick' if meta['quick'] else 'full'} run",
+              f"{'quick' if meta['quick'] else 'full'} run; "
+              f"{(meta.get('budget') or {}).get('stat', 'median')} of the timed calls",
               "- versions: " + ", ".join(f"{k} {val}" for k, val in v.items()), ""]
     if meta.get("implementations"):
         lines += ["## Implementations", ""]
