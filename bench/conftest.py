@@ -1,7 +1,7 @@
 """pytest-benchmark setup for the layer benchmarks (run explicitly; `pytest`
 alone collects tests/ only):
 
-    pytest bench/ --benchmark-group-by=param:case
+    pytest bench/ --benchmark-group-by=param        # a table per layer, every impl in it
     pytest bench/ --bench-quick --bench-threads 2 -k "resnet or mobilenet"
     pytest bench/ --bench-impls fastconv,torch --benchmark-columns=min,median,rounds
 
@@ -42,12 +42,22 @@ def pytest_generate_tests(metafunc):
     if "case" in metafunc.fixturenames:
         sel = _cases.select(quick=cfg.getoption("--bench-quick"),
                             filter=cfg.getoption("--bench-filter"))
-        # the case name itself is both the value and the id, so that
-        # --benchmark-group-by=param:case groups implementations side by side
+        # the layer is the only parameter (the implementation is the test
+        # function), so --benchmark-group-by=param groups the implementations
+        # of one layer side by side
         metafunc.parametrize("case", [c.name for c in sel], ids=[c.name for c in sel])
-    if "impl" in metafunc.fixturenames:
-        names = _impl_names(cfg)
-        metafunc.parametrize("impl", names, ids=names)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Only the implementations of --bench-impls (one test function each)."""
+    names = set(_impl_names(config))
+    keep, drop = [], []
+    for it in items:
+        impl = getattr(getattr(it, "function", None), "impl_name", None)
+        (drop if impl is not None and impl not in names else keep).append(it)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 @pytest.fixture(scope="session")

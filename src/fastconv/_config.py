@@ -29,38 +29,110 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def config() -> dict:
-    from . import __version__
-    best = _core.supported_isas()[-1]
-    level = _core.get_isa()
+# CPU flags that matter to the kernel levels, as /proc/cpuinfo names them
+_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512dq", "avx512bw", "avx512vl")
+
+
+def _cpuinfo_flags() -> list[str] | None:
+    """The relevant flags /proc/cpuinfo lists (None where there is none).  Only
+    informative: the kernels are chosen by CPUID and XGETBV in dispatch.c, and
+    an emulator (qemu-user) passes the host's /proc/cpuinfo through."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    have = set(line.split(":", 1)[1].split())
+                    return [x for x in _FLAGS if x in have]
+    except OSError:
+        pass
+    return None
+
+
+def _compiler() -> str:
+    """The compiler that built the extension, from its ELF .comment strings."""
+    import re
+    try:
+        with open(_core.__file__, "rb") as f:
+            data = f.read()
+    except OSError:
+        return "unknown"
+    found = dict.fromkeys(m.group(0).decode("ascii", "replace") for m in re.finditer(
+        rb"GCC: \([^)\n]{0,80}\) [0-9][0-9.]*|clang version [0-9][0-9.]*", data))
+    return "; ".join(found) if found else "unknown"
+
+
+def _simd_build() -> bool:
+    m = platform.machine().lower()
+    return any(a in m for a in ("x86_64", "amd64", "i686", "x86"))
+
+
+def _isa_reason(level: str, supported: list[str]) -> str:
+    """Why the kernels in use are these: forced, set, or what the CPU offers."""
     forced = os.environ.get("FASTCONV_ISA")
-    why = (f"forced by FASTCONV_ISA={forced}" if forced else
-           "set by fastconv._core.set_isa" if level != best else
-           "the widest level this CPU and OS support")
+    best = supported[-1]
+    if forced and forced.strip().lower() == level:
+        return f"forced by FASTCONV_ISA={forced.strip()}; the CPU supports up to {best}"
+    if level != best:
+        return f"set by fastconv._core.set_isa; the CPU supports up to {best}"
+    if not _simd_build():
+        return (f"the portable build: SIMD kernels are compiled for x86-64 only "
+                f"(this is {platform.machine()})")
+    if sys.platform == "win32" and best == "scalar":
+        return ("CPU feature detection is compiled with GCC/Clang only (dispatch.c): "
+                "a build by MSVC runs the portable kernels")
+    if best == "avx512":
+        return ("the CPU has AVX-512 F/DQ/BW/VL and AVX2+FMA, and the OS saves the "
+                "ZMM registers")
+    why = ("the CPU has AVX2+FMA and the OS saves the YMM registers; no AVX-512 F/DQ/BW/VL"
+           if best == "avx2" else
+           "the CPU lacks AVX2+FMA (or the OS does not save the YMM registers)")
+    flags = _cpuinfo_flags()
+    if flags is not None:
+        listed = ("avx512" if {"avx512f", "avx512dq", "avx512bw", "avx512vl"} <= set(flags)
+                  else "avx2" if {"avx2", "fma"} <= set(flags) else "scalar")
+        order = ("scalar", "avx2", "avx512")
+        if order.index(listed) > order.index(best):
+            why += (f" (CPUID says so, although /proc/cpuinfo lists {listed}: an emulator "
+                    f"such as qemu-user or a hypervisor hides it)")
+    return why
+
+
+def config() -> dict:
+    """What show_config prints, as a dict."""
+    from . import __version__
+    supported = list(_core.supported_isas())
+    level = _core.get_isa()
     return {
         "fastconv": __version__,
         "python": sys.version.split()[0],
         "numpy": __import__("numpy").__version__,
         "platform": platform.platform(),
+        "compiler": _compiler(),
         "cpu": _cpu_name(),
+        "cpu_flags": _cpuinfo_flags(),
         "openmp": _core.openmp_enabled(),
         "threads": _core.get_num_threads(),
-        "isa_supported": _core.supported_isas(),
+        "isa_supported": supported,
         "isa": level,
-        "isa_reason": why,
+        "isa_reason": _isa_reason(level, supported),
     }
 
 
 def show_config() -> None:
     """Print the version, the build, the CPU features found and the kernels in use."""
     c = config()
+    flags = c["cpu_flags"]
     print(f"fastconv {c['fastconv']} (python {c['python']}, numpy {c['numpy']})")
     print(f"  platform:       {c['platform']}")
+    print(f"  compiler:       {c['compiler']}")
     print(f"  cpu:            {c['cpu']}")
+    if flags is not None:
+        print(f"  cpu flags:      {' '.join(flags) or '(none of ' + ' '.join(_FLAGS) + ')'}"
+              f"  (/proc/cpuinfo)")
     print(f"  openmp:         {'yes' if c['openmp'] else 'no (single-threaded build)'}")
     print(f"  threads:        {c['threads']}")
     print(f"  isa supported:  {', '.join(c['isa_supported'])}")
-    print(f"  kernels in use: {c['isa']} ({c['isa_reason']})")
+    print(f"  kernels in use: {c['isa']}: {c['isa_reason']}")
 
 
 def _register_threadpoolctl() -> None:

@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--seconds", type=float, metavar="S", default=None,
                    help="time budget per layer and implementation (default 0.2 quick, "
                         "0.75 full)")
+    b.add_argument("--stat", choices=("median", "best"), default="median",
+                   help="time of a cell: the median of the repeated calls (default) or "
+                        "the fastest (steadier when other programs share the cores)")
     b.add_argument("--no-winograd-error", dest="winograd", action="store_false",
                    help="skip the Winograd accuracy figures")
     b.add_argument("--no-progress", dest="progress", action="store_false",
@@ -112,7 +115,7 @@ def bench(args) -> int:
         print(f"--impls: {e}", file=sys.stderr)
         return 2
     threads = args.threads or _default_threads()
-    budget = (runner.QUICK if args.quick else runner.FULL).scaled(args.seconds)
+    budget = (runner.QUICK if args.quick else runner.FULL).scaled(args.seconds, args.stat)
 
     present = [i for i in impls if i.available()[0]]
     absent = [i for i in impls if not i.available()[0]]

@@ -14,7 +14,7 @@ import sys
 from .peers import Impl
 from .runner import CaseResult
 
-__all__ = ["machine_info", "table_rows", "format_table", "markdown", "chart",
+__all__ = ["machine_info", "table_rows", "format_table", "markdown", "chart", "family_geomeans",
            "write_json", "write_report", "SHORT"]
 
 # column headers (the implementations' names are long for a terminal)
@@ -70,6 +70,11 @@ def _fastconv_config() -> dict:
         out["show_config"] = buf.getvalue().rstrip()
     except Exception as e:
         out["show_config"] = f"(show_config failed: {e})"
+    try:
+        from fastconv._config import config
+        out["isa_reason"] = config()["isa_reason"]
+    except Exception:
+        pass
     core = getattr(fastconv, "_core", None)
     for fn in ("get_isa", "supported_isas", "openmp_enabled"):
         try:
@@ -175,7 +180,10 @@ def format_table(results: list[CaseResult]) -> str:
 
 
 def footnotes(results: list[CaseResult], meta: dict) -> list[str]:
-    notes = ["GFLOP/s = 2 x multiply-adds of the direct definition / median time "
+    stat = (meta.get("budget") or {}).get("stat", "median")
+    notes = ["GFLOP/s = 2 x multiply-adds of the direct definition / "
+             + ("median time" if stat == "median" else "best time of the repeated calls")
+             + " "
              "(separable filter: kH + kW taps per output); '-' = not run "
              "(the library has no such op, or it failed: see below)."]
     notes.append("fc/best = fastconv (functional) GFLOP/s / the best peer's: "
@@ -211,6 +219,18 @@ def footnotes(results: list[CaseResult], meta: dict) -> list[str]:
     return notes
 
 
+def family_geomeans(results: list[CaseResult]) -> list[tuple[str, float, int, int]]:
+    """(family, geometric mean of fastconv / best peer, layers, layers fastconv
+    leads) per family, in the order the families first appear."""
+    import math
+    fams: dict[str, list[float]] = {}
+    for r in results:
+        if r.ratio is not None:
+            fams.setdefault(r.case.family, []).append(r.ratio)
+    return [(f, math.exp(sum(math.log(x) for x in v) / len(v)), len(v),
+             sum(x > 1 for x in v)) for f, v in fams.items()]
+
+
 # ---------------------------------------------------------------- markdown
 def _md_escape(s: str) -> str:
     return s.replace("|", "\\|")
@@ -228,12 +248,14 @@ def markdown(results: list[CaseResult], meta: dict, chart_file: str | None = Non
              f"- platform: {meta['platform']}",
              f"- CPU features: {', '.join(meta['cpu_flags']) or 'unknown'}"]
     if fc.get("get_isa"):
-        lines.append(f"- fastconv kernels in use: {fc['get_isa']} (supported: "
-                     f"{', '.join(fc.get('supported_isas', []))}; OpenMP: "
+        lines.append(f"- fastconv kernels in use: {fc['get_isa']}"
+                     + (f": {fc['isa_reason']}" if fc.get("isa_reason") else "")
+                     + f" (supported: {', '.join(fc.get('supported_isas', []))}; OpenMP: "
                      f"{'yes' if fc.get('openmp_enabled') else 'no'})")
     lines += [f"- threads: {meta['threads']} per library (SciPy is single-threaded); "
               f"batch {meta['batch']}; {meta['dtype']}; "
-              f"{'quick' if meta['quick'] else 'full'} run",
+              f"{'quick' if meta['quick'] else 'full'} run; "
+              f"{(meta.get('budget') or {}).get('stat', 'median')} of the timed calls",
               "- versions: " + ", ".join(f"{k} {val}" for k, val in v.items()), ""]
     if meta.get("implementations"):
         lines += ["## Implementations", ""]
@@ -257,6 +279,11 @@ def markdown(results: list[CaseResult], meta: dict, chart_file: str | None = Non
         geo = math.exp(sum(math.log(x) for x in ratios) / len(ratios))
         lines += [f"Geometric mean of fastconv / best peer over {len(ratios)} layers: "
                   f"{geo:.2f}x; fastconv ahead on {sum(x > 1 for x in ratios)}.", ""]
+        lines += ["| family | layers | fastconv / best peer (geometric mean) | fastconv ahead |",
+                  "|---|---:|---:|---:|"]
+        lines += [f"| {_md_escape(f)} | {n} | {g:.2f}x | {k} |"
+                  for f, g, n, k in family_geomeans(results)]
+        lines.append("")
     if chart_file:
         lines += ["## fastconv / best peer per layer", "", f"![ratios]({chart_file})", ""]
     elif chart_note:
@@ -315,11 +342,16 @@ def chart(results: list[CaseResult], path: str, title: str = "") -> str | None:
                   "faster, left: slower)")
     ax.set_title(title or "fastconv vs the best installed peer, per layer")
     ax.grid(axis="x", which="both", alpha=0.3)
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+    lo_x, hi_x = ax.get_xlim()
+    ax.xaxis.set_major_locator(FixedLocator(
+        [t for t in (0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200) if lo_x <= t <= hi_x]))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.legend(handles=[Patch(color=color[f], label=f) for f in fams], fontsize=8,
-              loc="upper left", bbox_to_anchor=(1.01, 1.0), title="family",
-              title_fontsize=8)
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    geo = {f: g for f, g, _, _ in family_geomeans(rs)}
+    ax.legend(handles=[Patch(color=color[f], label=f"{f}  {geo[f]:.2f}x") for f in fams],
+              fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+              title="family  (geometric mean)", title_fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=130, bbox_inches="tight")
     plt.close(fig)
@@ -339,7 +371,8 @@ def write_report(results: list[CaseResult], meta: dict, directory: str) -> tuple
     """DIR/report.md and DIR/ratios.png; returns (report path, chart note)."""
     os.makedirs(directory, exist_ok=True)
     why = chart(results, os.path.join(directory, "ratios.png"),
-                title=f"fastconv / best peer ({meta['threads']} threads, batch "
+                title=f"fastconv / best peer ({meta['threads']} thread"
+                      f"{'s' if meta['threads'] != 1 else ''}, batch "
                       f"{meta['batch']}, {meta['dtype']})")
     md = markdown(results, meta, None if why else "ratios.png", why or "")
     path = os.path.join(directory, "report.md")

@@ -32,12 +32,12 @@ class Budget:
     max_repeats: int = 30
     seconds: float = 1.0
     min_sample: float = 1e-3
+    stat: str = "median"   # or "best": the fastest sample (steadier on a shared machine)
 
-    def scaled(self, seconds: float | None = None) -> "Budget":
-        if seconds is None:
-            return self
-        return Budget(self.warmup, self.min_repeats, self.max_repeats, seconds,
-                      self.min_sample)
+    def scaled(self, seconds: float | None = None, stat: str | None = None) -> "Budget":
+        return Budget(self.warmup, self.min_repeats, self.max_repeats,
+                      self.seconds if seconds is None else seconds, self.min_sample,
+                      self.stat if stat is None else stat)
 
 
 QUICK = Budget(warmup=1, min_repeats=3, max_repeats=20, seconds=0.2, min_sample=2e-3)
@@ -101,7 +101,7 @@ class Cell:
     """One implementation on one case."""
     impl: str
     status: str                   # ok | unsupported | error | absent | skipped
-    seconds: float | None = None  # median time per call
+    seconds: float | None = None  # time per call (median, or best with --stat best)
     gflops: float | None = None
     repeats: int = 0
     error: str = ""
@@ -245,8 +245,8 @@ def run_case(case: Case, impls: list[Impl], *, batch: int = 1, budget: Budget = 
                 res.cells[impl.name] = Cell(impl.name, "unsupported")
             else:
                 timing, out = measure(runnable.run, budget, keep_first=check)
-                cell = Cell(impl.name, "ok", timing.median, flops / timing.median / 1e9,
-                            timing.repeats)
+                t = timing.best if budget.stat == "best" else timing.median
+                cell = Cell(impl.name, "ok", t, flops / t / 1e9, timing.repeats)
                 if check:
                     out = runnable.to_nchw(out)
                     if impl.name == "torch":
