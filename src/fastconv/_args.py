@@ -229,7 +229,7 @@ def resolve_padding(padding, nd, in_size, kernel, stride, dilation):
 
 def conv_out_size(in_size, kernel, stride, dilation, pad0, pad1, what="kernel", planes=1):
     """Output sizes; planes (N * C) times the padded input must stay under
-    _MAX_ELEMENTS, so that no size product in the kernels can overflow int64
+    _MAX_PADDED, so that no size product in the kernels can overflow int64
     (a padding of 2**40 is a ValueError here, not a wrapped scratch size)."""
     n = max(int(planes), 1)
     for i, p0, p1 in zip(in_size, pad0, pad1):
