@@ -1,7 +1,12 @@
 """Property-based tests (hypothesis): random shapes and arguments vs the oracle.
 
-Profiles (conftest.py), chosen with HYPOTHESIS_PROFILE: "ci" (default, modest),
-"nightly" (many more examples), "dev" (few).
+Profiles (conftest.py), chosen with HYPOTHESIS_PROFILE: "ci" (default: 300
+examples per op, a fixed derandomized set, a few seconds per op), "nightly"
+(5,000 fresh random examples per op), "dev" (10).
+
+Every test also draws the memory layout of its arrays (C order, non-contiguous,
+negatively strided, Fortran order, big-endian, read-only): the values are the
+same, so the oracle sees the plain arrays.
 """
 
 import contextlib
@@ -15,7 +20,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 import fastconv  # noqa: E402
 import reference as R  # noqa: E402
-from helpers import assert_close  # noqa: E402
+from helpers import assert_close, relayout  # noqa: E402
 
 MODES = ("zeros", "reflect", "replicate", "circular")
 
@@ -36,6 +41,19 @@ def draw_isa(data):
     from fastconv import _core
 
     return data.draw(st.sampled_from(sorted(_core.supported_isas())), label="isa")
+
+
+LAYOUTS = ("c", "c", "noncontig", "negstride", "fortran", "bigendian", "readonly")
+
+
+def lay(data, a, label):
+    """a in a drawn memory layout (same values); None stays None."""
+    if a is None:
+        return None
+    kind = data.draw(st.sampled_from(LAYOUTS), label=f"{label} layout")
+    if kind == "bigendian":
+        return a.astype(a.dtype.newbyteorder(">"))
+    return relayout(a, kind)
 
 
 def draw_dtype(data):
@@ -107,13 +125,14 @@ def test_conv_property(nd, data):
     b = rnd(3, (o,), dtype) if bias else None
     via_layer = data.draw(st.booleans(), label="through the layer object")
     pads = R.normalize_padding(padding, nd, sizes, kernel, s, d)
+    xl, wl, bl = lay(data, x, "x"), lay(data, w, "weight"), lay(data, b, "bias")
     if via_layer:
         cls = getattr(fastconv, f"Conv{nd}d")
-        call = lambda: cls(w, b, stride, padding, dilation, g, padding_mode=mode,  # noqa: E731
-                           algorithm=algo, activation=act)(x)
+        call = lambda: cls(wl, bl, stride, padding, dilation, g, padding_mode=mode,  # noqa: E731
+                           algorithm=algo, activation=act)(xl)
     else:
         fn = getattr(fastconv, f"conv{nd}d")
-        call = lambda: fn(x, w, b, stride, padding, dilation, g, padding_mode=mode,  # noqa: E731
+        call = lambda: fn(xl, wl, bl, stride, padding, dilation, g, padding_mode=mode,  # noqa: E731
                           algorithm=algo, activation=act)
     with forced_isa(isa):
         if not mode_ok(mode, pads, sizes) or min(out_sizes(sizes, pads, kernel, s, d)) < 1:
@@ -154,12 +173,13 @@ def test_conv_transpose_property(nd, data):
         fn = getattr(fastconv, f"conv_transpose{nd}d")
     outs = [(i - 1) * si - 2 * pi + di * (ki - 1) + opi + 1
             for i, si, pi, di, ki, opi in zip(sizes, s, p, d, kernel, op)]
+    xl, wl = lay(data, x, "x"), lay(data, w, "weight")
     with forced_isa(isa):
         if min(outs) < 1:
             with pytest.raises(ValueError):
-                fn(x, w, b, s, p, op, g, d)
+                fn(xl, wl, b, s, p, op, g, d)
             return
-        y = fn(x, w, b, s, p, op, g, d)
+        y = fn(xl, wl, b, s, p, op, g, d)
     assert_close(y, R.conv_transpose_nd(x, w, b, s, p, op, g, d, nd=nd), dtype)
 
 
@@ -187,7 +207,8 @@ def test_depthwise_property(data):
             with pytest.raises(ValueError):
                 fastconv.depthwise_conv2d(x, w, b, stride, padding, dilation)
             return
-        y = fastconv.depthwise_conv2d(x, w, b, stride, padding, dilation)
+        y = fastconv.depthwise_conv2d(lay(data, x, "x"), lay(data, w, "weight"), b, stride,
+                                      padding, dilation)
     assert_close(y, R.depthwise_conv2d(x, w, b, stride, padding, dilation), dtype)
 
 
@@ -205,7 +226,8 @@ def test_pointwise_property(data):
     w = rnd(2, (o, c), dtype)
     b = rnd(3, (o,), dtype) if bias else None
     with forced_isa(isa):
-        y = fastconv.pointwise_conv2d(x, w.reshape(o, c, 1, 1) if w4 else w, b)
+        y = fastconv.pointwise_conv2d(lay(data, x, "x"), lay(data, w.reshape(o, c, 1, 1) if w4 else w,
+                                                             "weight"), b)
     assert_close(y, R.pointwise_conv2d(x, w, b), dtype)
 
 
@@ -229,7 +251,8 @@ def test_separable_property(data):
     b = rnd(4, (c,), dtype) if bias else None
     s = R.ntuple(stride, 2, "")
     pads = R.normalize_padding(padding, 2, sizes, (kh, kw), s, (1, 1))
-    call = lambda: fastconv.separable_conv2d(x, row, col, b, stride, padding, padding_mode=mode)  # noqa: E731
+    xl, rl, cl = lay(data, x, "x"), lay(data, row, "row"), lay(data, col, "col")
+    call = lambda: fastconv.separable_conv2d(xl, rl, cl, b, stride, padding, padding_mode=mode)  # noqa: E731
     with forced_isa(isa):
         if not mode_ok(mode, pads, sizes) or min(out_sizes(sizes, pads, (kh, kw), s, (1, 1))) < 1:
             with pytest.raises(ValueError):
@@ -262,8 +285,9 @@ def test_depthwise_separable_property(data):
     pb = rnd(5, (o,), dtype) if pbias else None
     s, d = R.ntuple(stride, 2, ""), R.ntuple(dilation, 2, "")
     pads = R.normalize_padding(padding, 2, sizes, kernel, s, d)
+    xl, dwl, pwl = lay(data, x, "x"), lay(data, dw, "depthwise_weight"), lay(data, pw, "pointwise_weight")
     call = lambda: fastconv.depthwise_separable_conv2d(  # noqa: E731
-        x, dw, pw, db, pb, stride, padding, dilation, depthwise_activation=dact, activation=act)
+        xl, dwl, pwl, db, pb, stride, padding, dilation, depthwise_activation=dact, activation=act)
     with forced_isa(isa):
         if min(out_sizes(sizes, pads, kernel, s, d)) < 1:
             with pytest.raises(ValueError):
@@ -294,12 +318,13 @@ def test_max_pool_unpool_property(data):
             with pytest.raises(ValueError):
                 fastconv.max_pool2d(x, k, stride, p)
             return
-        v, i = fastconv.max_pool2d(x, k, stride, p, return_indices=True)
+        v, i = fastconv.max_pool2d(lay(data, x, "x"), k, stride, p, return_indices=True)
         rv, ri = R.max_pool2d(x, k, stride, p, return_indices=True)
         assert v.dtype == dtype and np.array_equal(v, rv.astype(dtype))
         assert i.dtype == np.int64 and np.array_equal(i, ri)
         # unpool to the input's own size: every recorded maximum goes back where it came from
-        u = fastconv.max_unpool2d(v, i, k, stride, p, output_size=sizes)
+        u = fastconv.max_unpool2d(lay(data, v, "unpool x"), lay(data, i, "indices"), k, stride, p,
+                                  output_size=sizes)
     ref_u = R.max_unpool2d(v, i, k, stride, p, output_size=sizes)
     assert np.array_equal(u, ref_u.astype(dtype))
 
@@ -327,5 +352,52 @@ def test_involution_property(data):
                 fastconv.involution2d(x, rnd(2, (n, g, K * K, 1, 1), dtype), K, s, padding, d)
             return
         ker = rnd(2, (n, g, K * K, ho, wo), dtype)
-        y = fastconv.involution2d(x, ker, K, s, padding, d)
+        y = fastconv.involution2d(lay(data, x, "x"), lay(data, ker, "kernel"), K, s, padding, d)
     assert_close(y, R.involution2d(x, ker, K, s, padding, d), dtype)
+
+
+@given(data=st.data())
+def test_avg_pool_property(data):
+    dtype = draw_dtype(data)
+    n = data.draw(st.sampled_from([None, 1, 2]), label="batch")
+    c = data.draw(st.integers(1, 5), label="C")
+    k = tuple(data.draw(st.tuples(st.integers(1, 4), st.integers(1, 4)), label="kernel_size"))
+    sizes = tuple(data.draw(st.tuples(st.integers(1, 10), st.integers(1, 10)), label="sizes"))
+    stride = data.draw(st.one_of(st.none(), st.integers(1, 4),
+                                 st.tuples(st.integers(1, 4), st.integers(1, 4))), label="stride")
+    p = tuple(data.draw(st.integers(0, ki // 2), label="padding") for ki in k)
+    isa = draw_isa(data)
+    x = rnd(1, ((c,) if n is None else (n, c)) + sizes, dtype)
+    s = k if stride is None else R.ntuple(stride, 2, "")
+    outs = [(i + 2 * pi - ki) // si + 1 for i, pi, ki, si in zip(sizes, p, k, s)]
+    with forced_isa(isa):
+        if min(outs) < 1:
+            with pytest.raises(ValueError):
+                fastconv.avg_pool2d(x, k, stride, p)
+            return
+        y = fastconv.avg_pool2d(lay(data, x, "x"), k, stride, p)
+    # count_include_pad: a depthwise convolution with 1/(kh*kw) weights and zero padding
+    xb = x if n is not None else x[None]
+    ref = R.conv2d(xb, np.full((c, 1) + k, 1.0 / (k[0] * k[1])), None, s, p, 1, c)
+    assert_close(y, ref if n is not None else ref[0], dtype)
+
+
+@given(data=st.data())
+def test_involution_module_property(data):
+    dtype = draw_dtype(data)
+    gc = data.draw(st.sampled_from([1, 2, 4]), label="group_channels")
+    g = data.draw(st.integers(1, 3), label="G")
+    r = data.draw(st.sampled_from([1, 2]), label="reduction_ratio")
+    c = g * gc * r
+    K = data.draw(st.sampled_from([1, 3, 5]), label="K")
+    s = data.draw(st.integers(1, 2), label="stride")
+    n = data.draw(st.integers(1, 2), label="batch")
+    sizes = tuple(data.draw(st.tuples(st.integers(s, 9), st.integers(s, 9)), label="sizes"))
+    sizes = tuple(i - i % s for i in sizes)     # the official avg-pool / conv sizes agree
+    isa = draw_isa(data)
+    sd = R.make_involution_state_dict(np.random.default_rng(5), c, K, gc, r, dtype)
+    x = rnd(6, (n, c) + sizes, dtype)
+    with forced_isa(isa):
+        layer = fastconv.Involution2d.from_state_dict(sd, stride=s, group_channels=gc)
+        y = layer(lay(data, x, "x"))
+    assert_close(y, R.involution_module(x, sd, s, gc), dtype)

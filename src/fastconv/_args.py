@@ -16,6 +16,10 @@ ACTIVATIONS = {None: 0, "relu": 1, "relu6": 2}
 ALGORITHMS = {"auto": 0, "direct": 1, "gemm": 2, "winograd": 3}
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _MAX_ELEMENTS = 2**62 // 8
+# The kernels size scratch as padded extents times a vector block (up to 16)
+# times the element size: 2**48 padded elements keeps every such product far
+# from int64's range, and no machine can hold a buffer of that size anyway.
+_MAX_PADDED = 2**48
 
 
 @dataclass(frozen=True)
@@ -223,7 +227,16 @@ def resolve_padding(padding, nd, in_size, kernel, stride, dilation):
     return tuple(before), tuple(after)
 
 
-def conv_out_size(in_size, kernel, stride, dilation, pad0, pad1, what="kernel"):
+def conv_out_size(in_size, kernel, stride, dilation, pad0, pad1, what="kernel", planes=1):
+    """Output sizes; planes (N * C) times the padded input must stay under
+    _MAX_PADDED, so that no size product in the kernels can overflow int64
+    (a padding of 2**40 is a ValueError here, not a wrapped scratch size)."""
+    n = max(int(planes), 1)
+    for i, p0, p1 in zip(in_size, pad0, pad1):
+        n *= i + p0 + p1
+    if n > _MAX_PADDED:
+        raise ValueError(f"the padded input ({planes} planes of "
+                         f"{tuple(i + a + b for i, a, b in zip(in_size, pad0, pad1))}) is too large")
     out = []
     for dim, (i, k, s, d, p0, p1) in enumerate(zip(in_size, kernel, stride, dilation, pad0, pad1)):
         span = d * (k - 1) + 1
@@ -233,6 +246,15 @@ def conv_out_size(in_size, kernel, stride, dilation, pad0, pad1, what="kernel"):
                 f"but the padded input has {i + p0 + p1} (input {i}, padding {p0}+{p1})")
         out.append((i + p0 + p1 - span) // s + 1)
     return tuple(out)
+
+
+def moving_stride(stride, out_size, in_size, pad0, pad1, span) -> tuple:
+    """The stride, cut to the padded extent where the output has one position:
+    a stride that never moves does not change the result, and a huge one would
+    only overflow the kernels' index and phase-plane arithmetic.  The cut
+    stride still gives that one output (the kernels rely on it)."""
+    return tuple(min(s, i + a + b - k + 1) if o == 1 else s
+                 for s, o, i, a, b, k in zip(stride, out_size, in_size, pad0, pad1, span))
 
 
 def check_pad_mode(mode: int, in_size, pad0, pad1):
@@ -332,7 +354,10 @@ def _conv_spec(nd, x, weight, bias, stride, padding, dilation, groups,
     algo = choice_arg(algorithm, ALGORITHMS, "algorithm")
     pad0, pad1 = resolve_padding(padding, nd, in_size, kernel, stride, dilation)
     check_pad_mode(pmode, in_size, pad0, pad1)
-    out_size = conv_out_size(in_size, kernel, stride, dilation, pad0, pad1)
+    out_size = conv_out_size(in_size, kernel, stride, dilation, pad0, pad1, planes=N * C_in)
+    stride = moving_stride(stride, out_size, in_size, pad0, pad1,
+                           [d * (k - 1) + 1 for d, k in zip(dilation, kernel)])
+    dilation = tuple(1 if k == 1 else d for d, k in zip(dilation, kernel))  # unused: no overflow
     if algo == ALGORITHMS["winograd"] and not winograd_applies(nd, kernel, stride, dilation):
         raise ValueError("algorithm='winograd' needs a 3x3 kernel (2-D, or 3-D 1x3x3) with "
                          f"stride 1 and dilation 1 along H and W; got {nd}-D kernel "
@@ -405,6 +430,18 @@ def _conv_transpose_spec(nd, x, weight, bias, stride, padding, output_padding, g
             raise ValueError(f"padding {p0}+{p1} leaves an output size of {o} < 1 along "
                              f"spatial dim {dim}")
         out_size.append(o)
+    # the unpadded (full) output bounds every index the scatter computes
+    full = N * C_out
+    for i, k, s, d, op in zip(in_size, kernel, stride, dilation, opad):
+        full *= (i - 1) * s + d * (k - 1) + op + 1
+    if full > _MAX_ELEMENTS:
+        raise ValueError(f"the transposed convolution's unpadded output is too large "
+                         f"(stride {stride}, dilation {dilation})")
+    # a stride or (1-tap) dilation that never moves, cut without changing
+    # whether output_padding < stride or dilation
+    stride = tuple(min(s, o + op + 1) if i == 1 else s
+                   for s, i, o, op in zip(stride, in_size, out_size, opad))
+    dilation = tuple(min(d, op + 1) if k == 1 else d for d, k, op in zip(dilation, kernel, opad))
     spec = ConvSpec(nd, batched, N, C_in, C_out, groups, tuple(in_size), tuple(out_size),
                     tuple(kernel), stride, dilation, pad0, pad1, 0, act, 0, dtype)
     check_size(spec.out_shape)
@@ -422,7 +459,8 @@ def pool_spec(x, kernel_size, stride, padding, name="kernel_size"):
     if any(pi * 2 > ki for pi, ki in zip(p, k)):
         raise ValueError(f"padding must be at most half of kernel_size; got padding {p}, "
                          f"kernel_size {k}")
-    out = conv_out_size((H, W), k, s, (1, 1), p, p, what="kernel_size")
+    out = conv_out_size((H, W), k, s, (1, 1), p, p, what="kernel_size", planes=N * C)
+    s = moving_stride(s, out, (H, W), p, p, k)
     spec = ConvSpec(2, batched, N, C, C, C, (H, W), out, k, s, (1, 1), p, p, 0, 0, 0, x.dtype)
     return spec, xb
 

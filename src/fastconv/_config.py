@@ -7,6 +7,8 @@ import sys
 
 from . import _args, _core
 
+MAX_THREADS = 4096      # FC_MAX_THREADS in dispatch.c
+
 
 def get_num_threads() -> int:
     """Threads the kernels use (OMP_NUM_THREADS, else all cores, unless set)."""
@@ -14,8 +16,11 @@ def get_num_threads() -> int:
 
 
 def set_num_threads(n) -> None:
-    """Use n >= 1 threads in every following call, from any Python thread."""
-    _core.set_num_threads(_args.int_arg(n, "n", minimum=1))
+    """Use n >= 1 threads (at most 4096) in every following call, from any Python thread."""
+    n = _args.int_arg(n, "n", minimum=1)
+    if n > MAX_THREADS:
+        raise ValueError(f"n must be <= {MAX_THREADS}, got {n}")
+    _core.set_num_threads(n)
 
 
 def _cpu_name() -> str:

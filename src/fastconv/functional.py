@@ -162,7 +162,9 @@ def separable_conv2d(x, row, col, bias=None, stride=1, padding=0, *, padding_mod
     act = _args.choice_arg(activation, ACTIVATIONS, "activation")
     pad0, pad1 = _args.resolve_padding(padding, 2, (H, W), kernel, stride, (1, 1))
     _args.check_pad_mode(pmode, (H, W), pad0, pad1)
-    osz = _args.conv_out_size((H, W), kernel, stride, (1, 1), pad0, pad1, what="kernel")
+    osz = _args.conv_out_size((H, W), kernel, stride, (1, 1), pad0, pad1, what="kernel",
+                              planes=N * C)
+    stride = _args.moving_stride(stride, osz, (H, W), pad0, pad1, kernel)
     spec = _args.ConvSpec(2, batched, N, C, C, C, (H, W), osz, kernel, stride, (1, 1),
                           pad0, pad1, pmode, act, 0, xa.dtype)
     y, yb = _result(spec, out, x, row, col, bias)
@@ -219,7 +221,11 @@ def _involution_spec(xa, ka, kernel_size, stride, padding, dilation):
     if padding is None:
         padding = tuple(d * (K - 1) // 2 for d in dilation)
     pad0, pad1 = _args.resolve_padding(padding, 2, (H, W), (K, K), stride, dilation)
-    osz = _args.conv_out_size((H, W), (K, K), stride, dilation, pad0, pad1, what="kernel_size")
+    osz = _args.conv_out_size((H, W), (K, K), stride, dilation, pad0, pad1, what="kernel_size",
+                              planes=N * C)
+    stride = _args.moving_stride(stride, osz, (H, W), pad0, pad1,
+                                 [d * (K - 1) + 1 for d in dilation])
+    dilation = dilation if K > 1 else (1, 1)
     if ka.ndim != 5 or ka.shape[0] != N or ka.shape[2] != K * K or ka.shape[3:] != osz:
         raise ValueError(f"kernel must have shape (N={N}, G, K*K={K * K}, H_out={osz[0]}, "
                          f"W_out={osz[1]}), got {ka.shape}")
