@@ -312,26 +312,30 @@ def _ready(a) -> bool:
             and a.flags.c_contiguous)
 
 
-def conv_spec(nd, x, weight, bias, stride, padding, dilation, groups,
-              padding_mode="zeros", algorithm="auto", activation=None):
-    """Validate a convolution; returns (spec, x batched, weight, bias)."""
+def _cached(validate, tag, nd, x, weight, bias, *args):
+    """validate(nd, x, weight, bias, *args), or the spec it returned before for
+    arrays that need no conversion and plain arguments (see _SPEC_CACHE)."""
     key = None
     if (_ready(x) and _ready(weight) and (bias is None or _ready(bias))
-            and _plain(stride) and _plain(padding) and _plain(dilation) and _plain(groups)
-            and _plain(padding_mode) and _plain(algorithm) and _plain(activation)):
-        key = (nd, x.shape, x.dtype, weight.shape, weight.dtype,
-               None if bias is None else (bias.shape, bias.dtype),
-               stride, padding, dilation, groups, padding_mode, algorithm, activation)
+            and all(_plain(a) for a in args)):
+        key = (tag, nd, x.shape, x.dtype, weight.shape, weight.dtype,
+               None if bias is None else (bias.shape, bias.dtype), *args)
         spec = _SPEC_CACHE.get(key)
         if spec is not None:
             return spec, (x if spec.batched else x[None]), weight, bias
-    spec, xb, weight, bias = _conv_spec(nd, x, weight, bias, stride, padding, dilation, groups,
-                                        padding_mode, algorithm, activation)
+    spec, xb, weight, bias = validate(nd, x, weight, bias, *args)
     if key is not None:
         if len(_SPEC_CACHE) >= _SPEC_CACHE_MAX:
             _SPEC_CACHE.clear()
         _SPEC_CACHE[key] = spec
     return spec, xb, weight, bias
+
+
+def conv_spec(nd, x, weight, bias, stride, padding, dilation, groups,
+              padding_mode="zeros", algorithm="auto", activation=None):
+    """Validate a convolution; returns (spec, x batched, weight, bias)."""
+    return _cached(_conv_spec, "C", nd, x, weight, bias, stride, padding, dilation, groups,
+                   padding_mode, algorithm, activation)
 
 
 def _conv_spec(nd, x, weight, bias, stride, padding, dilation, groups,
@@ -381,23 +385,8 @@ def winograd_applies(nd, kernel, stride, dilation):
 def conv_transpose_spec(nd, x, weight, bias, stride, padding, output_padding, groups,
                         dilation, activation=None):
     """Validate a transposed convolution; returns (spec, x batched, weight, bias)."""
-    key = None
-    if (_ready(x) and _ready(weight) and (bias is None or _ready(bias))
-            and _plain(stride) and _plain(padding) and _plain(output_padding)
-            and _plain(groups) and _plain(dilation) and _plain(activation)):
-        key = ("T", nd, x.shape, x.dtype, weight.shape, weight.dtype,
-               None if bias is None else (bias.shape, bias.dtype),
-               stride, padding, output_padding, groups, dilation, activation)
-        spec = _SPEC_CACHE.get(key)
-        if spec is not None:
-            return spec, (x if spec.batched else x[None]), weight, bias
-    spec, xb, weight, bias = _conv_transpose_spec(nd, x, weight, bias, stride, padding,
-                                                  output_padding, groups, dilation, activation)
-    if key is not None:
-        if len(_SPEC_CACHE) >= _SPEC_CACHE_MAX:
-            _SPEC_CACHE.clear()
-        _SPEC_CACHE[key] = spec
-    return spec, xb, weight, bias
+    return _cached(_conv_transpose_spec, "T", nd, x, weight, bias, stride, padding,
+                   output_padding, groups, dilation, activation)
 
 
 def _conv_transpose_spec(nd, x, weight, bias, stride, padding, output_padding, groups,
