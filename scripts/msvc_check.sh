@@ -3,14 +3,16 @@
 # translation unit with the macros MSVC defines (_MSC_VER, _M_X64, no __GNUC__,
 # so no GCC vector extensions) and its OpenMP 2.0 (FC_FORCE_PORTABLE: the
 # critical section instead of OpenMP 3.1's atomic write).
+#   0. the OpenMP pragmas: only OpenMP 2.0 directives and clauses (no atomic
+#      write, collapse, simd, task, ...), no declaration in an omp loop's init;
 #   1. gcc -std=c11 -pedantic -Wvla -DFC_FORCE_PORTABLE: the plain-C paths, no
 #      VLA (MSVC has none), no GNU extension outside the FC_GNUC guards;
 #   2. clang --target=x86_64-pc-windows-msvc (if clang is installed; Debian's
 #      clang package): MSVC's predefined macros, so its branches (dispatch.c's
 #      __cpuidex/_xgetbv/_InterlockedExchange, FC_PRAGMA's __pragma) compile;
 #      the CRT headers are minimal stand-ins written here.
-# What only a real MSVC finds (its OpenMP 2.0 front end, e.g. C3015/C3016, its
-# C11 conformance) is left to the Windows wheel job.
+# What only a real MSVC finds (the rest of its OpenMP 2.0 front end, its C11
+# conformance, its warnings) is left to the Windows wheel job.
 #   usage: scripts/msvc_check.sh        (a few seconds; exit 1 on any diagnostic)
 set -euo pipefail
 cd "$(dirname "$0")/../src/fastconv/_kernels"
@@ -23,6 +25,42 @@ isa_flags() {
     esac
 }
 fail=0
+# 0. MSVC's /openmp is OpenMP 2.0 and its C front end is stricter than GCC's
+#    or clang's, which accept all of this: flag what it rejects.
+python3 - *.c *.h *.inc <<'PY' || fail=1
+import re, sys
+ok_words = {"omp", "parallel", "for", "sections", "section", "single", "master", "critical",
+            "barrier", "atomic", "flush", "ordered", "threadprivate", "private", "firstprivate",
+            "lastprivate", "shared", "default", "none", "reduction", "copyin", "copyprivate",
+            "if", "num_threads", "schedule", "static", "dynamic", "guided", "runtime", "nowait"}
+bad = 0
+for path in sys.argv[1:]:
+    lines = open(path).read().split("\n")
+    for i, line in enumerate(lines):
+        m = re.match(r"\s*#\s*pragma\s+omp\b(.*)", line)
+        if not m:
+            continue
+        # directive and clause names, not what the clauses' parentheses hold
+        text, depth, words = m.group(0), 0, ""
+        for ch in text.split("pragma", 1)[1]:
+            depth += ch == "("
+            if depth == 0:
+                words += ch
+            depth -= ch == ")"
+        new = [w for w in re.findall(r"[A-Za-z_]\w*", words) if w not in ok_words]
+        if re.search(r"reduction\s*\(\s*(min|max)\s*:", line):
+            new.append("reduction min/max")
+        if new:
+            print(f"{path}:{i + 1}: not OpenMP 2.0 ({', '.join(new)}): {line.strip()}")
+            bad = 1
+        if re.search(r"\bfor\b", words) and i + 1 < len(lines) and \
+                re.match(r"\s*for\s*\(\s*[A-Za-z_]\w*\s+[A-Za-z_]\w*\s*=", lines[i + 1]):
+            print(f"{path}:{i + 2}: a declaration in an omp loop's init (MSVC C3015): "
+                  f"{lines[i + 1].strip()}")
+            bad = 1
+sys.exit(bad)
+PY
+echo "OpenMP 2.0 forms: $([ $fail = 0 ] && echo clean || echo FAILED)"
 run() {   # run a compiler; any output is a failure
     local out
     out=$("$@" 2>&1) || true
