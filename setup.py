@@ -43,6 +43,10 @@ def openmp_flags():
     if os.environ.get("FASTCONV_OPENMP", "1") == "0":
         return [], []
     if MSVC:
+        # /openmp (OpenMP 2.0, runtime vcomp140.dll of the Visual C++
+        # redistributable), not /openmp:llvm: that one's libomp140 DLL is not
+        # redistributable.  The kernels keep to what 2.0 accepts (signed loop
+        # indices declared before the loop, no atomic write: internal.h).
         return ["/openmp"], []
     if sys.platform == "darwin":
         prefix = os.environ.get("LIBOMP_PREFIX") or (
@@ -56,7 +60,14 @@ def openmp_flags():
 
 OMP_CFLAGS, OMP_LFLAGS = openmp_flags()
 if MSVC:
-    BASE = ["/O2"]
+    # C11 mode (and its conforming preprocessor; VS 2019 16.8+).  /GL-: no
+    # whole-program optimisation of the kernel libraries (setuptools' default
+    # /GL), so that link-time code generation cannot move code between the
+    # per-ISA objects.  MSVC has no GCC vector extensions: every kernel takes
+    # its plain-C path (correct, slower; the AVX2/AVX-512 files still get the
+    # compiler's own vectorisation and their intrinsics).  FASTCONV_WERROR
+    # applies to GCC/Clang.
+    BASE = ["/O2", "/std:c11", "/GL-"]
 else:
     BASE = ["-O3", "-std=c99", "-Wall", "-Wextra", "-fno-math-errno"]
     if os.environ.get("FASTCONV_WERROR") == "1":
@@ -83,8 +94,10 @@ def isa_sources(isa):
 libraries = [lib("fc_kernels", ["conv_ops.c", "dispatch.c", "pack.c"] + isa_sources("scalar"))]
 if X86:
     if MSVC:
-        libraries += [lib("fc_avx2", isa_sources("avx2"), ["/arch:AVX2"]),
-                      lib("fc_avx512", isa_sources("avx512"), ["/arch:AVX512"])]
+        # /fp:contract (VS 2022): a*b+c may become an FMA, as -ffp-contract=fast below
+        contract = ["/fp:contract"]
+        libraries += [lib("fc_avx2", isa_sources("avx2"), ["/arch:AVX2"] + contract),
+                      lib("fc_avx512", isa_sources("avx512"), ["/arch:AVX512"] + contract)]
     else:
         contract = ["-ffp-contract=fast"]
         libraries += [

@@ -82,9 +82,6 @@ def _isa_reason(level: str, supported: list[str]) -> str:
     if not _simd_build():
         return (f"the portable build: SIMD kernels are compiled for x86-64 only "
                 f"(this is {platform.machine()})")
-    if sys.platform == "win32" and best == "scalar":
-        return ("CPU feature detection is compiled with GCC/Clang only (dispatch.c): "
-                "a build by MSVC runs the portable kernels")
     if best == "avx512":
         return ("the CPU has AVX-512 F/DQ/BW/VL and AVX2+FMA, and the OS saves the "
                 "ZMM registers")

@@ -4,27 +4,57 @@
 static int g_isa = -1;       /* level in force; -1 until first use */
 static int g_threads = 0;    /* 0: follow OpenMP's own setting */
 
-#if defined(FC_X86) && defined(__GNUC__)
+/* CPUID and XGETBV: MSVC's intrinsics, or GCC/Clang's <cpuid.h> and inline asm. */
+#if defined(FC_X86) && defined(_MSC_VER) && !defined(__clang__)
+#include <intrin.h>
+#include <immintrin.h>
+#define FC_HAVE_CPUID 1
+static unsigned int fc_cpuid_max(void)
+{
+    int r[4];
+    __cpuid(r, 0);
+    return (unsigned int)r[0];
+}
+static void fc_cpuid(unsigned int leaf, unsigned int sub, unsigned int *a, unsigned int *b,
+                     unsigned int *c, unsigned int *d)
+{
+    int r[4];
+    __cpuidex(r, (int)leaf, (int)sub);
+    *a = (unsigned int)r[0]; *b = (unsigned int)r[1]; *c = (unsigned int)r[2]; *d = (unsigned int)r[3];
+}
+static unsigned long long fc_xgetbv0(void) { return (unsigned long long)_xgetbv(0); }
+#elif defined(FC_X86) && (defined(__GNUC__) || defined(__clang__))
 #include <cpuid.h>
+#define FC_HAVE_CPUID 1
+static unsigned int fc_cpuid_max(void) { return __get_cpuid_max(0, NULL); }
+static void fc_cpuid(unsigned int leaf, unsigned int sub, unsigned int *a, unsigned int *b,
+                     unsigned int *c, unsigned int *d)
+{
+    __cpuid_count(leaf, sub, *a, *b, *c, *d);
+}
 static unsigned long long fc_xgetbv0(void)
 {
     unsigned int lo, hi;
     __asm__ volatile(".byte 0x0f, 0x01, 0xd0" : "=a"(lo), "=d"(hi) : "c"(0));
     return ((unsigned long long)hi << 32) | lo;
 }
+#endif
 
+#ifdef FC_HAVE_CPUID
 /* CPU features plus the OS check (XCR0) that the wide registers are saved. */
 static int fc_detect(int isa)
 {
     unsigned int a, b, c, d;
     if (isa == FC_ISA_SCALAR) return 1;
-    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    const unsigned int max_leaf = fc_cpuid_max();
+    if (max_leaf < 1) return 0;
+    fc_cpuid(1, 0, &a, &b, &c, &d);
     int osxsave = (c >> 27) & 1, avx = (c >> 28) & 1, fma = (c >> 12) & 1;
     if (!osxsave || !avx) return 0;
     unsigned long long xcr0 = fc_xgetbv0();
     if ((xcr0 & 0x6) != 0x6) return 0;                 /* XMM and YMM state */
-    if (__get_cpuid_max(0, NULL) < 7) return 0;
-    __cpuid_count(7, 0, a, b, c, d);
+    if (max_leaf < 7) return 0;
+    fc_cpuid(7, 0, &a, &b, &c, &d);
     int avx2 = (b >> 5) & 1;
     if (isa == FC_ISA_AVX2) return avx2 && fma;
     if (isa == FC_ISA_AVX512) {
@@ -118,9 +148,14 @@ void fc_set_num_threads(int n)
 #define FC_SCRATCH_SLOTS 8
 #define FC_SCRATCH_KEEP ((size_t)512 << 20)   /* bytes kept at most */
 static struct { void *p; size_t n; } g_slots[FC_SCRATCH_SLOTS];
-static int g_slot_lock = 0;
+static long g_slot_lock = 0;
 
-#if defined(__GNUC__)
+#if defined(_MSC_VER) && !defined(__clang__)
+#include <intrin.h>
+/* full barriers */
+static int fc_trylock(void) { return _InterlockedExchange(&g_slot_lock, 1) == 0; }
+static void fc_unlock(void) { _InterlockedExchange(&g_slot_lock, 0); }
+#elif defined(__GNUC__) || defined(__clang__)
 static int fc_trylock(void) { return __atomic_exchange_n(&g_slot_lock, 1, __ATOMIC_ACQUIRE) == 0; }
 static void fc_unlock(void) { __atomic_store_n(&g_slot_lock, 0, __ATOMIC_RELEASE); }
 #else

@@ -14,6 +14,36 @@
 #include <omp.h>
 #endif
 
+/* FC_GNUC: the GCC/Clang extensions (vector types, statement expressions,
+ * __builtin_*) may be used; elsewhere (MSVC) the kernels take their plain-C
+ * paths.  -DFC_FORCE_PORTABLE (FASTCONV_CFLAGS) makes a GCC build take those
+ * paths too, so that they are compiled and tested where there is no MSVC. */
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(FC_FORCE_PORTABLE)
+#define FC_GNUC 1
+#else
+#define FC_GNUC 0
+#endif
+
+/* A #pragma from a macro: MSVC spells _Pragma("x") __pragma(x). */
+#if defined(_MSC_VER) && !defined(__clang__)
+#define FC_PRAGMA(x) __pragma(x)
+#else
+#define FC_PRAGMA(x) _Pragma(#x)
+#endif
+
+/* var = value from inside a parallel region (a thread's allocation failed;
+ * var is read after the region).  OpenMP 3.1's atomic write where there is
+ * one; MSVC's /openmp is OpenMP 2.0 (_OPENMP 200203), without it: a named
+ * critical section there (a failure path, never hot).  FC_FORCE_PORTABLE
+ * takes the OpenMP 2.0 form too. */
+#if defined(_OPENMP) && _OPENMP >= 201107 && !defined(FC_FORCE_PORTABLE)
+#define FC_OMP_SET_STATUS(var, value) do { FC_PRAGMA(omp atomic write) var = (value); } while (0)
+#elif defined(_OPENMP)
+#define FC_OMP_SET_STATUS(var, value) do { FC_PRAGMA(omp critical(fc_status)) var = (value); } while (0)
+#else
+#define FC_OMP_SET_STATUS(var, value) ((var) = (value))
+#endif
+
 #define FC_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define FC_MAX(a, b) ((a) > (b) ? (a) : (b))
 #define FC_CDIV(a, b) (((a) + (b) - 1) / (b))

@@ -18,8 +18,9 @@ void *fc_pad_copy(const fc_conv_desc *d, int dtype, const void *x, fc_conv_desc 
     if (!out) return NULL;
     const char *src = (const char *)x;
     const int64_t rows = NC * PD * PH;
+    int64_t r;
 #pragma omp parallel for schedule(static) num_threads(fc_threads_for(rows / 64 + 1))
-    for (int64_t r = 0; r < rows; r++) {
+    for (r = 0; r < rows; r++) {
         const int64_t nc = r / (PD * PH), pd = (r / PH) % PD, ph = r % PH;
         char *dst = out + (size_t)r * PW * es;
         const int64_t sd = fc_pad_index(pd - d->pad0[0], ID, d->pad_mode);
