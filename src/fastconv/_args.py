@@ -5,6 +5,7 @@ and the value it got.  Nothing below this module validates again.
 """
 from __future__ import annotations
 
+import functools
 import numbers
 import operator
 from dataclasses import dataclass
@@ -57,12 +58,12 @@ class ConvSpec:
             self.__dict__["_desc"] = d      # frozen: cached outside the fields
         return d
 
-    @property
+    @functools.cached_property     # specs are cached and reused: computed once
     def out_shape(self) -> tuple:
         shape = (self.C_out, *self.out_size)
         return (self.N, *shape) if self.batched else shape
 
-    @property
+    @functools.cached_property
     def empty(self) -> bool:
         return self.N == 0 or self.C_out == 0 or 0 in self.out_size
 
@@ -300,7 +301,7 @@ _PLAIN = (int, str, type(None))
 
 def _plain(v) -> bool:
     t = type(v)
-    if t in _PLAIN:
+    if t is int or t is str or v is None:
         return True
     return t is tuple and all(type(e) in _PLAIN or (type(e) is tuple and
                                                    all(type(q) is int for q in e)) for e in v)
@@ -317,7 +318,7 @@ def _cached(validate, tag, nd, x, weight, bias, *args):
     arrays that need no conversion and plain arguments (see _SPEC_CACHE)."""
     key = None
     if (_ready(x) and _ready(weight) and (bias is None or _ready(bias))
-            and all(_plain(a) for a in args)):
+            and all(map(_plain, args))):
         key = (tag, nd, x.shape, x.dtype, weight.shape, weight.dtype,
                None if bias is None else (bias.shape, bias.dtype), *args)
         spec = _SPEC_CACHE.get(key)
