@@ -24,6 +24,7 @@ class _Layer:
                 a.setflags(write=False)
         self.weight, self.bias = w, b
         self._packs = {}
+        self._plans = {}        # (desc, isa, algorithm, dtype) -> (algorithm, packing variant)
         self._lock = threading.Lock()
 
     def _packed(self, key, pack):
@@ -73,12 +74,17 @@ class _ConvNd(_Layer):
             return _conv(self._nd, x, w, b, self.stride, self.padding, self.dilation,
                          self.groups, self.padding_mode, self.algorithm, self.activation, out)
         y, yb = _result(spec, out, x)
-        algo = spec.algorithm or _args.ALGORITHMS[
-            _core.choose_algo(spec.c_desc(), int(spec.dtype.itemsize == 8))]
-        desc = spec.c_desc()
-        variant = _core.pack_variant(desc, algo, int(spec.dtype.itemsize == 8))
-        packed = self._packed((algo, _core.get_isa(), variant),
-                              lambda: _core.conv_pack(desc, algo, w))
+        desc, isa = spec.c_desc(), _core.get_isa()
+        plan = self._plans.get((desc, isa, spec.algorithm, spec.dtype))
+        if plan is None:        # the algorithm and packing for this input shape
+            f64 = int(spec.dtype.itemsize == 8)
+            algo = spec.algorithm or _args.ALGORITHMS[_core.choose_algo(desc, f64)]
+            plan = (algo, _core.pack_variant(desc, algo, f64))
+            if len(self._plans) >= 64:
+                self._plans.clear()
+            self._plans[(desc, isa, spec.algorithm, spec.dtype)] = plan
+        algo, variant = plan
+        packed = self._packed((algo, isa, variant), lambda: _core.conv_pack(desc, algo, w))
         _core.conv_packed(desc, algo, xb, packed, b, yb)
         return y
 
