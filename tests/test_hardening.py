@@ -570,6 +570,9 @@ _LONG = """
 import faulthandler, signal, sys, time, numpy as np
 sys.path[:0] = {path!r}
 faulthandler.register(signal.SIGUSR1)          # the parent asks for a traceback if we hang
+# Python's own Ctrl-C handler even when started with SIGINT ignored (a
+# background job of a non-interactive shell inherits SIG_IGN; Python keeps it)
+signal.signal(signal.SIGINT, signal.default_int_handler)
 import fastconv
 fastconv.set_num_threads(2)
 x = np.ones((2, 64, 48, 48), np.float32)
@@ -618,7 +621,7 @@ def test_sigint_during_long_calls_raises_keyboardinterrupt():
 
 
 @pytest.mark.parametrize("how", ["interrupt_main", "pthread_kill"])
-def test_interrupt_from_a_timer_thread(how, restore_threads):
+def test_interrupt_from_a_timer_thread(how, restore_threads, request):
     """_thread.interrupt_main / pthread_kill(SIGINT) while the main thread is
     inside a long call: KeyboardInterrupt is raised once the call returns."""
     import _thread
@@ -634,6 +637,10 @@ def test_interrupt_from_a_timer_thread(how, restore_threads):
     fire = (lambda: _thread.interrupt_main()) if how == "interrupt_main" else \
         (lambda: signal.pthread_kill(main, signal.SIGINT))
     timer = threading.Timer(0.05, fire)
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        # started with SIGINT ignored (a background job): Python's handler for the test
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        request.addfinalizer(lambda: signal.signal(signal.SIGINT, previous))
     # bounded by time, not by a call count: a loaded host runs each call
     # many times slower, and the interrupt is due one call after it fires
     deadline = time.monotonic() + 300
