@@ -204,21 +204,22 @@ typedef struct fc_dwc_geom {
     int act;
 } fc_dwc_geom;
 enum { FC_DWC_CB32 = 8, FC_DWC_CB64 = 4 };
+/* Padded input columns an output row reads. */
+static inline int64_t fc_dwc_wp(const fc_dwc_geom *g)
+{
+    return (g->OW - 1) * g->sw + (g->KW - 1) * g->dw + 1;
+}
 /* Scratch of the channel-blocked kernel for strips of `rows` output rows. */
 static inline int64_t fc_dwc_scratch(const fc_dwc_geom *g, int64_t rows, int64_t cb)
 {
-    const int64_t Wp = (g->OW - 1) * g->sw + (g->KW - 1) * g->dw + 1;
+    const int64_t Wp = fc_dwc_wp(g);
     const int64_t Hs = (rows - 1) * g->sh + (g->KH - 1) * g->dh + 1;
     return (Hs * Wp + rows * g->OW + 1) * cb;
 }
 
-/* The ISA-specific depthwise loop (dw_kernel.inc):
- * out[q] = act(bias + sum_t w[t] * src[t][q]) for q < n. */
+/* The ISA-specific depthwise kernel (dw_kernel.inc; the pixel loop of
+ * dw_ops.inc is fc_sep_kernel's 1-D pass). */
 typedef struct fc_dw_kernel {
-    void (*f32)(const float *const *src, const float *w, int ntaps, int64_t n, float bias,
-                int act, float *out);
-    void (*f64)(const double *const *src, const double *w, int ntaps, int64_t n, double bias,
-                int act, double *out);
     /* Channel-blocked (FC_DWC_CB32 floats / FC_DWC_CB64 doubles per vector):
      * output rows [oh0, oh1) of the channels whose planes are xp[] -> yp[]
      * from yp[c][ybase] on (dw_kernel.inc); scratch: fc_dwc_scratch() elements. */
@@ -229,7 +230,8 @@ typedef struct fc_dw_kernel {
                 double *scratch);
 } fc_dw_kernel;
 
-/* The ISA-specific 1-D pass of the separable filter (sep_kernel.inc):
+/* The ISA-specific 1-D pass of the separable filter (sep_kernel.inc), also
+ * the depthwise pixel loop (dw_ops.inc):
  * out[q] = act(bias + sum_t w[t] * src[t][q]) for q < n; sym 1 / -1 when
  * w[t] == w[ntaps-1-t] / == -w[ntaps-1-t] (pairs are added first). */
 typedef struct fc_sep_kernel {
