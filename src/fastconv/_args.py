@@ -47,18 +47,18 @@ class ConvSpec:
 
     def c_desc(self) -> tuple:
         """The fields of fc_conv_desc, in order, 1-D and 2-D lifted to 3-D."""
-        d = self.__dict__.get("_desc")
-        if d is None:
-            lift = lambda t, fill: (fill,) * (3 - self.nd) + tuple(t)  # noqa: E731
-            d = (self.N, self.C_in, self.C_out, self.groups,
-                 *lift(self.in_size, 1), *lift(self.out_size, 1), *lift(self.kernel, 1),
-                 *lift(self.stride, 1), *lift(self.dilation, 1),
-                 *lift(self.pad0, 0), *lift(self.pad1, 0),
-                 self.pad_mode, self.activation)
-            self.__dict__["_desc"] = d      # frozen: cached outside the fields
-        return d
+        return self._desc
 
     @functools.cached_property     # specs are cached and reused: computed once
+    def _desc(self) -> tuple:
+        lift = lambda t, fill: (fill,) * (3 - self.nd) + tuple(t)  # noqa: E731
+        return (self.N, self.C_in, self.C_out, self.groups,
+                *lift(self.in_size, 1), *lift(self.out_size, 1), *lift(self.kernel, 1),
+                *lift(self.stride, 1), *lift(self.dilation, 1),
+                *lift(self.pad0, 0), *lift(self.pad1, 0),
+                self.pad_mode, self.activation)
+
+    @functools.cached_property
     def out_shape(self) -> tuple:
         shape = (self.C_out, *self.out_size)
         return (self.N, *shape) if self.batched else shape

@@ -7,7 +7,7 @@ import gc
 import statistics
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -35,9 +35,8 @@ class Budget:
     stat: str = "median"   # or "best": the fastest sample (steadier on a shared machine)
 
     def scaled(self, seconds: float | None = None, stat: str | None = None) -> "Budget":
-        return Budget(self.warmup, self.min_repeats, self.max_repeats,
-                      self.seconds if seconds is None else seconds, self.min_sample,
-                      self.stat if stat is None else stat)
+        return replace(self, seconds=self.seconds if seconds is None else seconds,
+                       stat=self.stat if stat is None else stat)
 
 
 QUICK = Budget(warmup=1, min_repeats=3, max_repeats=20, seconds=0.2, min_sample=2e-3)
