@@ -299,8 +299,9 @@ def test_depthwise_separable_property(data):
 
 
 # ---------------------------------------------------------------- pooling
-@given(data=st.data())
-def test_max_pool_unpool_property(data):
+def draw_pool(data):
+    """A pooling problem: dtype, batch (None: unbatched), channels, input, kernel_size,
+    stride (as drawn, and as a pair), padding, ISA level, spatial sizes, output sizes."""
     dtype = draw_dtype(data)
     n = data.draw(st.sampled_from([None, 1, 2]), label="batch")
     c = data.draw(st.integers(1, 5), label="C")
@@ -313,6 +314,12 @@ def test_max_pool_unpool_property(data):
     x = rnd(1, ((c,) if n is None else (n, c)) + sizes, dtype)
     s = k if stride is None else R.ntuple(stride, 2, "")
     outs = [(i + 2 * pi - ki) // si + 1 for i, pi, ki, si in zip(sizes, p, k, s)]
+    return dtype, n, c, x, k, stride, s, p, isa, sizes, outs
+
+
+@given(data=st.data())
+def test_max_pool_unpool_property(data):
+    dtype, n, c, x, k, stride, s, p, isa, sizes, outs = draw_pool(data)
     with forced_isa(isa):
         if min(outs) < 1:
             with pytest.raises(ValueError):
@@ -358,18 +365,7 @@ def test_involution_property(data):
 
 @given(data=st.data())
 def test_avg_pool_property(data):
-    dtype = draw_dtype(data)
-    n = data.draw(st.sampled_from([None, 1, 2]), label="batch")
-    c = data.draw(st.integers(1, 5), label="C")
-    k = tuple(data.draw(st.tuples(st.integers(1, 4), st.integers(1, 4)), label="kernel_size"))
-    sizes = tuple(data.draw(st.tuples(st.integers(1, 10), st.integers(1, 10)), label="sizes"))
-    stride = data.draw(st.one_of(st.none(), st.integers(1, 4),
-                                 st.tuples(st.integers(1, 4), st.integers(1, 4))), label="stride")
-    p = tuple(data.draw(st.integers(0, ki // 2), label="padding") for ki in k)
-    isa = draw_isa(data)
-    x = rnd(1, ((c,) if n is None else (n, c)) + sizes, dtype)
-    s = k if stride is None else R.ntuple(stride, 2, "")
-    outs = [(i + 2 * pi - ki) // si + 1 for i, pi, ki, si in zip(sizes, p, k, s)]
+    dtype, n, c, x, k, stride, s, p, isa, sizes, outs = draw_pool(data)
     with forced_isa(isa):
         if min(outs) < 1:
             with pytest.raises(ValueError):
