@@ -222,11 +222,14 @@ static inline int64_t fc_dwc_scratch(const fc_dwc_geom *g, int64_t rows, int64_t
 typedef struct fc_dw_kernel {
     /* Channel-blocked (FC_DWC_CB32 floats / FC_DWC_CB64 doubles per vector):
      * output rows [oh0, oh1) of the channels whose planes are xp[] -> yp[]
-     * from yp[c][ybase] on (dw_kernel.inc); scratch: fc_dwc_scratch() elements. */
+     * from yp[c][ybase] on (dw_kernel.inc); scratch: fc_dwc_scratch() elements.
+     * padded: the scratch holds the tile of the previous call for the same
+     * rows, whose zero padding is kept (the kernel never writes there). */
     void (*c32)(const fc_dwc_geom *g, const float *const *xp, const float *w, const float *bias,
-                float *const *yp, int64_t ybase, int cn, int64_t oh0, int64_t oh1, float *scratch);
+                float *const *yp, int64_t ybase, int cn, int64_t oh0, int64_t oh1, int padded,
+                float *scratch);
     void (*c64)(const fc_dwc_geom *g, const double *const *xp, const double *w, const double *bias,
-                double *const *yp, int64_t ybase, int cn, int64_t oh0, int64_t oh1,
+                double *const *yp, int64_t ybase, int cn, int64_t oh0, int64_t oh1, int padded,
                 double *scratch);
 } fc_dw_kernel;
 
