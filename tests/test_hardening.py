@@ -705,6 +705,7 @@ for dt in (np.float32, np.float64):
             "winograd": lambda: fastconv.conv2d(r(1, 3, H, W), r(5, 3, 3, 3), padding=1, algorithm="winograd"),
             "grouped": lambda: fastconv.conv2d(r(1, 8, H, W), r(8, 2, 3, 3), padding=1, groups=4),
             "depthwise": lambda: fastconv.conv2d(r(1, 9, H, W), r(9, 1, 3, 3), r(9), padding=1, groups=9),
+            "depthwise/wide": lambda: fastconv.conv2d(r(1, 2, H, W + 48), r(4, 1, 3, 3), r(4), padding=1, dilation=(1, 2), groups=2),
             "depthwise/2": lambda: fastconv.conv2d(r(1, 9, H + 1, W), r(9, 1, 3, 3), stride=2, padding=1, groups=9),
             "dwsep": lambda: fastconv.depthwise_separable_conv2d(r(1, 9, H, W), r(9, 1, 3, 3), r(4, 9), padding=1),
             "separable": lambda: fastconv.separable_conv2d(r(1, 3, H, W), r(3), r(3), padding=1),

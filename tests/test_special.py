@@ -81,6 +81,27 @@ def test_depthwise_channel_blocks(isa, dtype, case, rng):
     check_dw(rng, dtype, *DWC_CASES[case])
 
 
+# Stride 1 keeping the width, 3x3 or smaller, rows of 48 or more: the pixel
+# loop over the input in place (its border columns and top/bottom rows apart).
+DW_INPLACE_CASES = {
+    "same3": (2, 3, 1, (9, 48), 3, 1, 1, 1, True),
+    "mult2": (1, 2, 2, (6, 50), 3, 1, 1, 1, True),
+    "dil2": (1, 3, 1, (8, 52), 3, 1, 2, 2, False),
+    "k1x3": (1, 2, 1, (5, 49), (1, 3), 1, (0, 1), 1, True),
+    "k3x1": (1, 2, 1, (5, 49), (3, 1), 1, (1, 0), 1, True),
+    "pad_pairs": (1, 2, 1, (6, 48), 3, 1, ((1, 1), (2, 0)), 1, True),
+    "pad_gt_k": (1, 2, 1, (3, 48), 3, 1, ((4, 4), (1, 1)), 1, True),
+    "one_row": (1, 2, 1, (1, 64), 3, 1, 1, 1, False),
+    "unbatched": (None, 2, 1, (4, 48), 3, 1, 1, 1, True),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("case", list(DW_INPLACE_CASES), ids=list(DW_INPLACE_CASES))
+def test_depthwise_in_place_rows(isa, dtype, case, rng):
+    check_dw(rng, dtype, *DW_INPLACE_CASES[case])
+
+
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_depthwise_channel_blocks_threads(threads, rng):
     x = rand(rng, (1, 13, 33, 70), np.float32)

@@ -242,6 +242,9 @@ typedef struct fc_sep_kernel {
                 float bias, int act, float *out);
     void (*f64)(const double *const *src, const double *w, int ntaps, int sym, int64_t n,
                 double bias, int act, double *out);
+    /* even[j] = src[2j], odd[j] = src[2j + 1] for j < n (stride-2 phases) */
+    void (*deint32)(const float *src, int64_t n, float *even, float *odd);
+    void (*deint64)(const double *src, int64_t n, double *even, double *odd);
 } fc_sep_kernel;
 /* The ISA-specific involution row loop (inv_kernel.inc), fn[cb] for cb
  * channels of one group, 1 <= cb <= cbmax, for `rows` rows r:
