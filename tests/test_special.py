@@ -60,7 +60,9 @@ def test_depthwise_channel_and_width_tiles(isa, dtype, c, rng):
 
 # The channel-blocked kernel (8 floats / 4 doubles of channels per vector):
 # blocks cut by the channel multiplier, strips of rows over tall and wide
-# planes (the tile's row budget), flat pixel blocks across row ends.
+# planes (the tile's row budget), flat pixel blocks across row ends, runs of
+# 7 pixels with the inputs slid through registers (stride 1 along W, 3/5/7
+# taps per row) and their row tails.
 DWC_CASES = {
     "c5_mult3": (1, 5, 3, (9, 11), 3, 1, 1, 1, True),
     "c12_wide_7x7": (1, 12, 1, (40, 300), 7, 1, 3, 1, True),
@@ -72,6 +74,9 @@ DWC_CASES = {
     "c10_pad_gt_k": (1, 10, 1, (5, 6), 3, 1, 4, 1, True),
     "c4_1x1_plane": (3, 4, 2, (1, 1), 3, 1, 1, 1, True),
     "c11_k1x7": (1, 11, 1, (13, 23), (1, 7), 1, (0, 3), 1, True),
+    "c9_s2x1": (1, 9, 1, (15, 16), 3, (2, 1), 1, 1, True),
+    "c8_k5_w21": (1, 8, 1, (9, 21), 5, 1, 2, 1, True),
+    "c16_k7_w14": (1, 16, 2, (14, 14), 7, 1, 3, 1, False),
 }
 
 
