@@ -235,7 +235,7 @@ int fc_dwsep(const fc_conv_desc *dd, int dtype, const void *x, const void *dw, c
 
 int fc_involution(const fc_conv_desc *d, int dtype, const void *x, const void *kernel, void *y)
 {
-    return FC_BY_DTYPE(dtype, involution_run, d, fc_gemm_kernel_get()->inv, x, kernel, y);
+    return FC_BY_DTYPE(dtype, involution_run, d, fc_gemm_kernel_get(), x, kernel, y);
 }
 
 int fc_max_pool(const fc_conv_desc *d, int dtype, const void *x, void *y, int64_t *idx)

@@ -270,9 +270,6 @@ typedef struct fc_inv_kernel {
     int cbmax32, cbmax64, vl32, vl64;
     fc_inv_f32_fn f32[FC_INV_CBMAX + 1];
     fc_inv_f64_fn f64[FC_INV_CBMAX + 1];
-    /* even[m] = src[2m], odd[m] = src[2m + 1] for m < n (stride-2 phase planes) */
-    void (*split32)(const float *src, int64_t n, float *even, float *odd);
-    void (*split64)(const double *src, int64_t n, double *even, double *odd);
     /* Two rows at a time (rows even), for cb <= pcbmax: the same sums, where
      * xoff[t + dy*KW] == xoff[t] + xrs (row r+1's taps are row r's, dy rows on). */
     int pcbmax32, pcbmax64;
