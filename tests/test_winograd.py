@@ -144,3 +144,80 @@ def test_auto_on_a_big_layer_is_right(isa, rng):
     w = rand(rng, (64, 64, 3, 3), np.float32)
     y = fastconv.conv2d(x, w, padding=1)
     assert_close(y, R.conv2d(x, w, padding=1), np.float32, winograd=True)
+
+
+# ---- grouped layers: the channel-vector layout (channels of a group side by
+# side in the vector; weights transformed group by group inside a functional
+# call, once by a layer) ----
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("shape", [
+    (1, 32, 32, 14, 14, 2, 1),       # 16 per group, ResNeXt's 512@14 in small
+    (2, 48, 40, 13, 11, 2, 1),       # 24 in / 20 out per group, partial tiles, batch 2
+    (1, 12, 15, 9, 10, 3, 2),        # 4 in / 5 out: channels short of one vector
+    (1, 6, 6, 1, 1, 2, 1),           # a 1x1 plane, every tap in the padding but one
+    (1, 64, 64, 30, 6, 4, 1),        # tall: bands of tile rows when threads > 1
+    (3, 18, 9, 5, 5, 9, 0),          # 2 in / 1 out per group, no padding
+    (1, 66, 66, 8, 8, 2, 1),         # 33 per group: past 32, the generic layout
+], ids=lambda s: "x".join(map(str, s)))
+def test_winograd_grouped_channel_vector(isa, rng, dtype, shape):
+    N, C, O, H, W, G, p = shape
+    _check(rng, isa, dtype, N, C, O, H, W, padding=p, groups=G)
+    # the layer packs once and gives the same answer
+    x = rand(rng, (N, C, H, W), dtype)
+    w = rand(rng, (O, C // G, 3, 3), dtype)
+    b = rand(rng, (O,), dtype)
+    layer = fastconv.Conv2d(w, b, padding=p, groups=G, algorithm="winograd")
+    ref = R.conv2d(x, w, b, padding=p, groups=G)
+    assert_close(layer(x), ref, dtype, winograd=True)
+    assert_close(layer(x), ref, dtype, winograd=True)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_winograd_grouped_bands_and_threads(isa, rng, threads):
+    # one image and two groups: the plane is cut into bands of tile rows so
+    # that every thread has work; the answer does not depend on the cut
+    old = fastconv.get_num_threads()
+    try:
+        fastconv.set_num_threads(threads)
+        _check(rng, isa, np.float32, 1, 32, 32, 41, 19, padding=((2, 0), (1, 3)), groups=2,
+               activation="relu6")
+    finally:
+        fastconv.set_num_threads(old)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "circular"])
+def test_winograd_grouped_padding_modes_and_no_bias(isa, rng, mode):
+    x = rand(rng, (1, 32, 12, 9), np.float32)
+    w = rand(rng, (32, 16, 3, 3), np.float32)
+    y = fastconv.conv2d(x, w, padding=1, groups=2, padding_mode=mode, algorithm="winograd")
+    ref = R.conv2d(R.pad_input(x, ((1, 1), (1, 1)), mode), w, groups=2)
+    assert_close(y, ref, np.float32, winograd=True)
+
+
+def test_layer_grouped_packing_variant(isa, rng):
+    w = rand(rng, (32, 16, 3, 3), np.float32)
+    spec = fastconv._args.conv_spec(2, np.zeros((1, 32, 14, 14), np.float32), w, None,
+                                    1, 1, 1, 2, "zeros", "winograd", None)[0]
+    assert _core.pack_variant(spec.c_desc(), fastconv._args.ALGORITHMS["winograd"], 0) == 8
+
+
+def _algo_grouped(C, H, G, dtype=np.float32):
+    x = np.zeros((1, C, H, H), dtype)
+    w = np.zeros((C, C // G, 3, 3), dtype)
+    spec = fastconv._args.conv_spec(2, x, w, None, 1, 1, 1, G, "zeros", "auto", None)[0]
+    return _core.choose_algo(spec.c_desc(), int(dtype == np.float64))
+
+
+@pytest.mark.parametrize("C,H,G", [(512, 14, 32), (256, 28, 32), (128, 28, 8)])
+def test_auto_picks_winograd_on_grouped_layers(isa, C, H, G):
+    if isa == "scalar":
+        pytest.skip("the rule is fitted for the SIMD levels")
+    if isa == "avx512" and C // G < 16:
+        pytest.skip("8 channels fill half an AVX-512 vector")
+    assert _algo_grouped(C, H, G) == "winograd"
+
+
+@pytest.mark.parametrize("C,H,G", [(128, 56, 32), (1024, 7, 32), (512, 7, 32)])
+def test_auto_keeps_grouped_winograd_off_where_it_does_not_pay(isa, C, H, G):
+    assert _algo_grouped(C, H, G) != "winograd"

@@ -153,6 +153,18 @@ static inline int64_t fc_wino_tiles(const fc_conv_desc *d, int64_t m)
     return d->N * d->out[0] * FC_CDIV(d->out[1], m) * FC_CDIV(d->out[2], m);
 }
 
+/* Grouped layers with few channels per group run Winograd in the
+ * channel-vector layout (winograd_ops.inc): 2-D, and the group's transformed
+ * weights (36 Cig Cog values) within a quarter of L2. */
+static inline int fc_wcv_applies(const fc_conv_desc *d)
+{
+    const int64_t Cig = d->C_in / d->groups, Cog = d->C_out / d->groups;
+    return d->groups > 1 && d->in[0] == 1 && d->out[0] == 1 && Cig * Cog <= 1024;
+}
+/* Elements between its weights' blocks for consecutive transformed elements
+ * e: skewed by 16, as the weight transform writes all 36 at once. */
+static inline int64_t fc_wcv_es(int64_t Cig, int64_t CogP) { return Cig * CogP + 16; }
+
 /* m = 4 unless F(2x2)'s GEMMs, 16 of them over 4x the tiles, are smaller once
  * both tile counts are rounded up to whole panels of nr (planes of a few
  * tiles: 7x7 is 4 tiles of 4x4 in a 16-wide panel, or 16 of 2x2). */
@@ -189,13 +201,27 @@ typedef struct fc_direct_kernel {
     void (*pack64)(const double *src, int64_t K, int64_t kvol, int64_t Cig, int64_t on, int64_t nr, double *dst);
 } fc_direct_kernel;
 
-/* The ISA-specific Winograd tile transforms (winograd_kernel.inc), for
- * one GEMM panel of nr tiles; index [0] is F(2x2, 3x3), [1] F(4x4, 3x3). */
+/* The ISA-specific Winograd tile transforms (winograd_kernel.inc) on nv
+ * vectors of lanes; index [0] is F(2x2, 3x3), [1] F(4x4, 3x3).  cv32/cv64
+ * [nv][r]: the channel-vector layout's GEMM tile of r tiles x nv vectors. */
+typedef void (*fc_wcv_f32_fn)(int64_t K, const float *v, int64_t vrs, const float *u, int64_t urs,
+                              float *mm, int64_t mrs);
+typedef void (*fc_wcv_f64_fn)(int64_t K, const double *v, int64_t vrs, const double *u, int64_t urs,
+                              double *mm, int64_t mrs);
+#define FC_WCV_R 6
 typedef struct fc_wino_kernel {
-    void (*in32[2])(const float *g, float *v, int64_t vs);
-    void (*out32[2])(const float *m, int64_t ms, float bias, int act, float *o);
-    void (*in64[2])(const double *g, double *v, int64_t vs);
-    void (*out64[2])(const double *m, int64_t ms, double bias, int act, double *o);
+    void (*in32[2])(const float *g, int64_t gi, int64_t gq, int64_t nv, float *v, int64_t vs);
+    void (*out32[2])(const float *m, int64_t ms, int64_t nv, const float *bias, int bvec, int act,
+                     float *o, int64_t oi, int64_t oq);
+    void (*in64[2])(const double *g, int64_t gi, int64_t gq, int64_t nv, double *v, int64_t vs);
+    void (*out64[2])(const double *m, int64_t ms, int64_t nv, const double *bias, int bvec, int act,
+                     double *o, int64_t oi, int64_t oq);
+    int vl32, vl64;                     /* lanes per vector */
+    /* u[e*us + o] = F(4x4)'s transform of filter o < n, tap r at k[r*ks + o] */
+    void (*gt32)(const float *k, int64_t ks, int64_t n, float *u, int64_t us);
+    void (*gt64)(const double *k, int64_t ks, int64_t n, double *u, int64_t us);
+    fc_wcv_f32_fn cv32[3][FC_WCV_R + 1];
+    fc_wcv_f64_fn cv64[3][FC_WCV_R + 1];
 } fc_wino_kernel;
 
 /* Geometry of a 2-D (or 1-D: IH = KH = 1) depthwise convolution. */
