@@ -533,6 +533,8 @@ DET_CASES = {
     "gemm_1x1_big_k": ((2, 300, 9, 11), lambda x, w: fastconv.conv2d(x, w[:, :, :1, :1].repeat(300 // 19 + 1, 1)[:, :300].copy(),
                                                                      algorithm="gemm")),
     "winograd": ((3, 19, 23, 29), lambda x, w: fastconv.conv2d(x, w, None, 1, 1, algorithm="winograd")),
+    "winograd_grouped": ((1, 38, 23, 29), lambda x, w: fastconv.conv2d(
+        x, np.resize(w, (38, 19, 3, 3)).astype(x.dtype), None, 1, 1, 1, 2, algorithm="winograd")),
     "layer_gemm": ((3, 19, 23, 29), lambda x, w: fastconv.Conv2d(w, None, 1, 1, algorithm="gemm")(x)),
     "grouped": ((2, 19, 23, 29), lambda x, w: fastconv.conv2d(x, w[:, :1].copy(), None, 1, 1, 1, 19)),
     "depthwise": ((2, 19, 23, 29), lambda x, w: fastconv.depthwise_conv2d(x, w[:, :1].copy(), None, 2, 1)),
@@ -704,6 +706,7 @@ for dt in (np.float32, np.float64):
             "1x1": lambda: fastconv.conv2d(r(1, 3, H, W), r(5, 3, 1, 1)),
             "winograd": lambda: fastconv.conv2d(r(1, 3, H, W), r(5, 3, 3, 3), padding=1, algorithm="winograd"),
             "grouped": lambda: fastconv.conv2d(r(1, 8, H, W), r(8, 2, 3, 3), padding=1, groups=4),
+            "grouped/winograd": lambda: fastconv.conv2d(r(1, 32, H, W), r(24, 16, 3, 3), r(24), padding=1, groups=2, algorithm="winograd"),
             "depthwise": lambda: fastconv.conv2d(r(1, 9, H, W), r(9, 1, 3, 3), r(9), padding=1, groups=9),
             "depthwise/wide": lambda: fastconv.conv2d(r(1, 2, H, W + 48), r(4, 1, 3, 3), r(4), padding=1, dilation=(1, 2), groups=2),
             "depthwise/2": lambda: fastconv.conv2d(r(1, 9, H + 1, W), r(9, 1, 3, 3), stride=2, padding=1, groups=9),

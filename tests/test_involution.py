@@ -176,6 +176,12 @@ SIMD_CASES = {
     "cg2_k7_big_pad": (1, 4, 2, 3, 4, 7, 1, 5, 1),
     "cg1_k1": (1, 3, 3, 5, 9, 1, 1, None, 1),
     "cg16_k7_tall": (1, 16, 1, 40, 9, 7, 1, None, 1),
+    # 7x7 planes, many groups and images: a thread's strip keeps its zero rows
+    # from item to item; 7-pixel rows copied 8 at a time (not past the input's end)
+    "cg16_k7_7x7_many": (2, 128, 8, 7, 7, 7, 1, None, 1),
+    # row blocks of several groups: a thread's items alternate blocks, whose
+    # zero rows differ
+    "cg4_k7_tall_g4": (1, 16, 4, 40, 7, 7, 1, None, 1),
 }
 
 
@@ -197,7 +203,8 @@ def test_involution2d_simd_edges(isa, dtype, case, rng):
 
 
 @pytest.mark.parametrize("threads", (1, 2, 3))
-@pytest.mark.parametrize("case", ["cg16_k7_tall", "cg16_k7_s2_w14", "cg17_k3_w17"])
+@pytest.mark.parametrize("case", ["cg16_k7_tall", "cg16_k7_s2_w14", "cg17_k3_w17",
+                                  "cg16_k7_7x7_many", "cg4_k7_tall_g4"])
 def test_involution2d_threads(isa, restore_threads, threads, case, rng):
     """Row blocks are work items: any thread count gives the same result."""
     x, ker, args = _simd_case(rng, np.float32, case)
