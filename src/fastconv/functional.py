@@ -52,7 +52,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     """2-D cross-correlation of x (N, C_in, H, W) with weight (C_out, C_in/groups, kH, kW).
 
     ``algorithm="winograd"`` (3x3, stride 1, dilation 1; also chosen by "auto"
-    on big 3x3 layers) may spread a NaN or Inf of the input over its whole output
+    on big 3x3 layers and grouped ones with 8-32 channels per group) may spread a NaN or Inf of the input over its whole output
     tile (up to 4x4); the other algorithms make an output non-finite exactly
     where its receptive field does.
     """
