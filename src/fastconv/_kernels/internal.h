@@ -343,6 +343,10 @@ typedef struct fc_gemm_kernel {
                 const float *bias, int act);
     void (*f64)(int64_t k, const double *a, const double *b, double *c, int64_t ldc, int accumulate,
                 const double *bias, int act);
+    /* an A panel chunk from rows lda apart: dst[k*mr + i] = src[i*lda + k], i < mr, k < kc
+     * (dst: 8 values of room past its end) */
+    void (*packa32)(const float *src, int64_t lda, int64_t kc, float *dst);
+    void (*packa64)(const double *src, int64_t lda, int64_t kc, double *dst);
     const fc_direct_kernel *direct;   /* the same ISA level's direct-convolution tiles */
     const fc_wino_kernel *wino;       /* and its Winograd transforms */
     const fc_dw_kernel *dw;           /* and its depthwise loop */
