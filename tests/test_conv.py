@@ -526,6 +526,26 @@ def test_gemm_reduction_depth_blocks(isa, dtype, cin, k, rng):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("cin,cout,k,size,kw", [
+    (480, 21, 3, (3, 12), dict(padding=0)),              # one output row, every tap row real
+    (250, 40, 3, (1, 9), dict(padding=2, dilation=2)),   # one row, taps in the padding
+    (300, 17, 1, (7, 7), dict(padding=0)),               # pointwise: the plane is one row
+    (480, 24, 3, (3, 9), dict(padding=0, groups=2)),     # per group
+])
+def test_direct_raw_weights_packed_per_channel_block(isa, dtype, cin, cout, k, size, kw, rng):
+    # a one-shot call with one block of rows packs each block of input
+    # channels of an output block just before it uses it (taps one block apart;
+    # blocks of 128 KiB of weights, 8 KiB for pointwise layers on AVX2)
+    x = rand(rng, (1, cin) + size, dtype)
+    w = rand(rng, (cout, cin // kw.get("groups", 1), k, k), dtype)
+    b = rand(rng, (cout,), dtype)
+    y = fastconv.conv2d(x, w, b, algorithm="direct", **kw)
+    assert_close(y, R.conv2d(x, w, b, **kw), dtype)
+    layer = fastconv.Conv2d(w, b, algorithm="direct", **kw)
+    assert_close(layer(x), y, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 @pytest.mark.parametrize("length", (15, 16, 17, 31, 32, 33, 383, 384, 385, 767, 769))
 def test_gemm_pixel_blocks(isa, dtype, length, rng):
     for algo in ("direct", "gemm"):

@@ -196,9 +196,12 @@ typedef struct fc_direct_kernel {
     void (*store32)(const float *acc, int64_t nr, int64_t np, int64_t on, float *y, int64_t P, int act);
     void (*store64)(const double *acc, int64_t nr, int64_t np, int64_t on, double *y, int64_t P, int act);
     /* Weight packing of one output block: dst[((k % kvol) * Cig + k / kvol) * nr + i]
-     * = src[i * K + k] for i < on (0 for on <= i < nr), k < K = Cig * kvol. */
-    void (*pack32)(const float *src, int64_t K, int64_t kvol, int64_t Cig, int64_t on, int64_t nr, float *dst);
-    void (*pack64)(const double *src, int64_t K, int64_t kvol, int64_t Cig, int64_t on, int64_t nr, double *dst);
+     * = src[i * lds + k] for i < on (0 for on <= i < nr), k < K <= Cig * kvol (the
+     * source rows lds apart: a block of input channels of longer rows). */
+    void (*pack32)(const float *src, int64_t lds, int64_t K, int64_t kvol, int64_t Cig, int64_t on,
+                   int64_t nr, float *dst);
+    void (*pack64)(const double *src, int64_t lds, int64_t K, int64_t kvol, int64_t Cig, int64_t on,
+                   int64_t nr, double *dst);
 } fc_direct_kernel;
 
 /* The ISA-specific Winograd tile transforms (winograd_kernel.inc) on nv
