@@ -95,11 +95,6 @@ static double fc_wino_gain(const fc_conv_desc *d, int dtype)
     return saved / (1.0 + 48.0 / Cig + 48.0 / Cog);
 }
 
-/* oneshot: the weights are packed for this call only (the functional API).
- * Winograd's packing writes 4x the weights (36 transformed values per 3x3
- * filter; measured ~50 ns per filter against ~12 for the direct method's
- * reorder, ~2000 multiply-adds' time), so it must also save that much per
- * filter: 9 N D H W (1 - 1/gain) multiply-adds. */
 /* Grouped layers of 8 to 32 channels per group (whole vectors of them) on
  * planes of 12 x 12 and up: Winograd in the channel-vector layout, whose
  * weights the functional call transforms group by group inside the run.
@@ -115,6 +110,11 @@ static int fc_wcv_pays(const fc_conv_desc *d, int dtype)
     return FC_MIN(Cig, Cog) >= FC_MAX(vl, 8) && d->out[1] * d->out[2] >= 144;
 }
 
+/* oneshot: the weights are packed for this call only (the functional API).
+ * Winograd's packing writes 4x the weights (36 transformed values per 3x3
+ * filter; measured ~50 ns per filter against ~12 for the direct method's
+ * reorder, ~2000 multiply-adds' time), so it must also save that much per
+ * filter: 9 N D H W (1 - 1/gain) multiply-adds. */
 static int fc_choose(const fc_conv_desc *d, int dtype, int oneshot)
 {
     if (fc_wcv_pays(d, dtype)) return FC_ALGO_WINOGRAD;

@@ -161,9 +161,28 @@ static inline int fc_wcv_applies(const fc_conv_desc *d)
     const int64_t Cig = d->C_in / d->groups, Cog = d->C_out / d->groups;
     return d->groups > 1 && d->in[0] == 1 && d->out[0] == 1 && Cig * Cog <= 1024;
 }
-/* Elements between its weights' blocks for consecutive transformed elements
- * e: skewed by 16, as the weight transform writes all 36 at once. */
-static inline int64_t fc_wcv_es(int64_t Cig, int64_t CogP) { return Cig * CogP + 16; }
+/* Elements between consecutive e-slices of Winograd's V, M and U beyond
+ * their size: the a*a vectors a transform reads or writes are one slice
+ * apart, and a slice size that is a multiple of 4 KiB would put them all in
+ * one L1 set. */
+#define FC_WSKEW 16
+/* Elements between the channel-vector layout's weight blocks for
+ * consecutive transformed elements e */
+static inline int64_t fc_wcv_es(int64_t Cig, int64_t CogP) { return Cig * CogP + FC_WSKEW; }
+
+/* F(4x4, 3x3)'s weight transform Gm along one line: g0, g1, g2 (of type VT:
+ * scalars T in the packing, vectors in the kernel's) -> OUT(VT, i, value)
+ * for i = 0..5. */
+#define FC_WGM4(T, VT, g0, g1, g2, OUT)                                               \
+    do {                                                                              \
+        const VT s_ = (g0) + (g2);                                                    \
+        OUT(VT, 0, (g0) * (T)0.25);                                                   \
+        OUT(VT, 1, -(s_ + (g1)) * ((T)1 / 6));                                        \
+        OUT(VT, 2, -(s_ - (g1)) * ((T)1 / 6));                                        \
+        OUT(VT, 3, (g0) * ((T)1 / 24) + (g1) * ((T)1 / 12) + (g2) * ((T)1 / 6));      \
+        OUT(VT, 4, (g0) * ((T)1 / 24) - (g1) * ((T)1 / 12) + (g2) * ((T)1 / 6));      \
+        OUT(VT, 5, (g2));                                                             \
+    } while (0)
 
 /* m = 4 unless F(2x2)'s GEMMs, 16 of them over 4x the tiles, are smaller once
  * both tile counts are rounded up to whole panels of nr (planes of a few
