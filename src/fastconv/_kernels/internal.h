@@ -353,15 +353,14 @@ typedef struct fc_grp_kernel {
 } fc_grp_kernel;
 /* The ISA-specific pointwise tiles on the weights as given (pwd_kernel.inc):
  * [MB][NP] sums MB output channels x NP pixels over K input channels,
- *   y[o*ldy + p] = act((accumulate ? y[o*ldy + p] : bias[o]) +
- *                      sum_{c<K} w[o*ldw + c] * xt[p*ldx + c])
+ *   y[o*ldy + p] = act(bias[o] + sum_{c<K} w[o*ldw + c] * xt[p*ldx + c])
  * (bias may be NULL); np is the widest NP. */
 #define FC_PWD_MB 4
 #define FC_PWD_NPMAX 5
 typedef void (*fc_pwd_f32_fn)(int64_t K, const float *w, int64_t ldw, const float *xt, int64_t ldx,
-                              float *y, int64_t ldy, int accumulate, const float *bias, int act);
+                              float *y, int64_t ldy, const float *bias, int act);
 typedef void (*fc_pwd_f64_fn)(int64_t K, const double *w, int64_t ldw, const double *xt, int64_t ldx,
-                              double *y, int64_t ldy, int accumulate, const double *bias, int act);
+                              double *y, int64_t ldy, const double *bias, int act);
 typedef struct fc_pwd_kernel {
     int np;
     fc_pwd_f32_fn f32[FC_PWD_MB + 1][FC_PWD_NPMAX + 1];
