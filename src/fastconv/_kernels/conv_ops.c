@@ -124,9 +124,9 @@ static int fc_choose(const fc_conv_desc *d, int dtype, int oneshot)
         return FC_ALGO_WINOGRAD;
     /* Few multiply-adds per output (depthwise and near-depthwise): direct
      * loops beat packing; so do inner products on the weights as given for
-     * pointwise layers with many inputs on small planes (fc_pwd_runs).  Else the SIMD direct convolution where it pays,
-     * and the implicit GEMM for the rest (1x1 layers with few inputs, few
-     * output channels). */
+     * pointwise layers with many inputs on small planes (fc_pwd_runs).
+     * Else the SIMD direct convolution where it pays, and the implicit GEMM
+     * for the rest (1x1 layers with few inputs, few output channels). */
     const int64_t K = d->C_in / d->groups * fc_vol3(d->k);
     const int64_t Cog = d->C_out / d->groups;
     if (K < 16 || Cog < 4 || fc_pwd_runs(d)) return FC_ALGO_DIRECT;
