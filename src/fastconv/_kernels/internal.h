@@ -215,19 +215,22 @@ static inline int fc_wino_tile(const fc_conv_desc *d, int nr)
  * acc[MRP][NR] += over ntaps taps t, over cb input channels c,
  *   w[woff[t] + c*NR + 0:NR] * x[base + xoff[t] + c*cs + j*sw] for pixel j.
  * Indexed [stride class][MRP]: class 1 and 2 are W strides 1 and 2 compiled
- * in, class 0 takes any stride; MRP runs from 1 to mrp. */
+ * in, class 0 takes any stride; class 3 (FC_DPIX) reads pixel j at
+ * x[base + xoff[t] + c*cs + po[j]] instead (a tile across output rows);
+ * MRP runs from 1 to mrp.  po is NULL for classes 0-2. */
 #define FC_DMRP_MAX 12
+#define FC_DPIX 3
 typedef void (*fc_direct_f32_fn)(int64_t ntaps, const int64_t *xoff, const int64_t *woff,
-                                 int64_t cb, int64_t cs, int64_t sw, int64_t base,
+                                 int64_t cb, int64_t cs, int64_t sw, int64_t base, const int64_t *po,
                                  const float *x, const float *w, float *acc);
 typedef void (*fc_direct_f64_fn)(int64_t ntaps, const int64_t *xoff, const int64_t *woff,
-                                 int64_t cb, int64_t cs, int64_t sw, int64_t base,
+                                 int64_t cb, int64_t cs, int64_t sw, int64_t base, const int64_t *po,
                                  const double *x, const double *w, double *acc);
 typedef struct fc_direct_kernel {
     int mrp, nr32, nr64;   /* widest tile in pixels; output channels per tile */
     int pw_cb_bytes;       /* pointwise layers: weights of one input-channel block */
-    fc_direct_f32_fn f32[3][FC_DMRP_MAX + 1];
-    fc_direct_f64_fn f64[3][FC_DMRP_MAX + 1];
+    fc_direct_f32_fn f32[4][FC_DMRP_MAX + 1];
+    fc_direct_f64_fn f64[4][FC_DMRP_MAX + 1];
     /* y[o*P + p] = act(acc[p*nr + o]) for o < on, p < np */
     void (*store32)(const float *acc, int64_t nr, int64_t np, int64_t on, float *y, int64_t P, int act);
     void (*store64)(const double *acc, int64_t nr, int64_t np, int64_t on, double *y, int64_t P, int act);
