@@ -13,6 +13,14 @@ def rand(rng, shape, dtype=np.float64, scale=1.0):
     return (rng.standard_normal(shape) * scale).astype(dtype)
 
 
+def conv_call(x, w, b, nd, layer=False, **kw):
+    """fastconv.conv{nd}d(x, w, b, **kw), or the layer object Conv{nd}d(w, b, **kw) on x."""
+    import fastconv
+    if layer:
+        return getattr(fastconv, f"Conv{nd}d")(w, b, **kw)(x)
+    return getattr(fastconv, f"conv{nd}d")(x, w, b, **kw)
+
+
 def assert_close(y, ref, dtype=None, winograd=False, what=""):
     """rel_err(y, ref) within TESTING.md's tolerance for dtype."""
     y = np.asarray(y)

@@ -14,12 +14,10 @@ dilations, asymmetric padding, 1-D and 3-D (runs broken by padded depth slices),
 several images, row blocks split across work items, the layer object (packed weights)
 and the functional call (weights packed per block of input channels), activations.
 """
-import numpy as np
 import pytest
 
-import fastconv
 import reference as R
-from helpers import DTYPES, DTYPE_IDS, assert_close, rand
+from helpers import DTYPES, DTYPE_IDS, assert_close, conv_call, rand
 
 
 def _check(rng, dtype, N, cin, cout, sizes, k, stride=1, padding=0, dilation=1, groups=1,
@@ -31,10 +29,7 @@ def _check(rng, dtype, N, cin, cout, sizes, k, stride=1, padding=0, dilation=1, 
     ref = R.conv_nd(x, w, b, stride, padding, dilation, groups, "zeros", activation, nd=nd)
     kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups,
               algorithm="direct", activation=activation)
-    if layer:
-        y = getattr(fastconv, f"Conv{nd}d")(w, b, **kw)(x)
-    else:
-        y = getattr(fastconv, f"conv{nd}d")(x, w, b, **kw)
+    y = conv_call(x, w, b, nd, layer, **kw)
     assert_close(y, ref, dtype, what=f"N{N} {cin}->{cout} {sizes} k{k} s{stride} p{padding} "
                                      f"d{dilation} g{groups} layer={layer}")
 

@@ -16,7 +16,7 @@ import pytest
 
 import fastconv
 import reference as R
-from helpers import DTYPES, DTYPE_IDS, assert_close, rand
+from helpers import DTYPES, DTYPE_IDS, assert_close, conv_call, rand
 
 
 def _check(rng, dtype, N, G, cig, cog, sizes, k=3, stride=1, padding=1, dilation=1,
@@ -29,10 +29,7 @@ def _check(rng, dtype, N, G, cig, cog, sizes, k=3, stride=1, padding=1, dilation
     ref = R.conv_nd(x, w, b, stride, padding, dilation, G, padding_mode, activation, nd=nd)
     kw = dict(stride=stride, padding=padding, dilation=dilation, groups=G,
               padding_mode=padding_mode, algorithm=algorithm, activation=activation)
-    if layer:
-        y = getattr(fastconv, f"Conv{nd}d")(w, b, **kw)(x)
-    else:
-        y = getattr(fastconv, f"conv{nd}d")(x, w, b, **kw)
+    y = conv_call(x, w, b, nd, layer, **kw)
     assert_close(y, ref, dtype, what=f"N{N} G{G} cig{cig} cog{cog} {sizes} k{k} s{stride} "
                                      f"p{padding} d{dilation} {algorithm} layer={layer}")
 

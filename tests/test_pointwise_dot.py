@@ -16,7 +16,7 @@ import pytest
 
 import fastconv
 import reference as R
-from helpers import DTYPES, DTYPE_IDS, assert_close, rand
+from helpers import DTYPES, DTYPE_IDS, assert_close, conv_call, rand
 
 
 def _check(rng, dtype, N, cin, cout, sizes, bias=True, activation=None, algorithm="direct",
@@ -27,10 +27,7 @@ def _check(rng, dtype, N, cin, cout, sizes, bias=True, activation=None, algorith
     b = rand(rng, (cout,), dtype) if bias else None
     ref = R.conv_nd(x, w, b, 1, 0, 1, 1, "zeros", activation, nd=nd)
     kw = dict(algorithm=algorithm, activation=activation)
-    if layer:
-        y = getattr(fastconv, f"Conv{nd}d")(w, b, **kw)(x)
-    else:
-        y = getattr(fastconv, f"conv{nd}d")(x, w, b, **kw)
+    y = conv_call(x, w, b, nd, layer, **kw)
     assert_close(y, ref, dtype, what=f"N{N} cin{cin} cout{cout} {sizes} {algorithm} layer={layer}")
 
 
