@@ -216,8 +216,9 @@ static inline int fc_wino_tile(const fc_conv_desc *d, int nr)
  *   w[woff[t] + c*NR + 0:NR] * x[base + xoff[t] + c*cs + j*sw] for pixel j.
  * Indexed [stride class][MRP]: class 1 and 2 are W strides 1 and 2 compiled
  * in, class 0 takes any stride; class 3 (FC_DPIX) reads pixel j at
- * x[base + xoff[t] + c*cs + po[j]] instead (a tile across output rows);
- * MRP runs from 1 to mrp.  po is NULL for classes 0-2. */
+ * x[base + xoff[t] + c*cs + po[j]] instead and keeps its accumulators at
+ * acc + po[MRP + j] (a tile gathered across output rows); MRP runs from 1
+ * to mrp.  po is NULL for classes 0-2. */
 #define FC_DMRP_MAX 12
 #define FC_DPIX 3
 typedef void (*fc_direct_f32_fn)(int64_t ntaps, const int64_t *xoff, const int64_t *woff,
