@@ -63,3 +63,20 @@ def test_bench_report(tmp_path, restore_threads, capsys):
     else:
         assert os.path.getsize(out / "ratios.png") > 1000
         assert "![ratios](ratios.png)" in md
+
+
+def test_measure_warms_up_for_warm_seconds():
+    """The untimed warm-up of a fast call lasts warm_seconds (another
+    library's spinning thread pool must be gone before timing starts)."""
+    import time
+    from fastconv.bench.runner import Budget, measure
+    stamps = []
+
+    def fn():
+        stamps.append(time.perf_counter())
+
+    b = Budget(warmup=1, min_repeats=3, max_repeats=3, seconds=1.0, min_sample=0.0, warm_seconds=0.01)
+    timing, _ = measure(fn, b)
+    timed = timing.repeats * timing.inner
+    assert timing.repeats == 3
+    assert stamps[-timed] - stamps[0] >= 0.01

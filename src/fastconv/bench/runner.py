@@ -26,12 +26,19 @@ class Budget:
     and ``seconds`` have passed, or ``max_repeats``.  A call slower than the
     budget stops after fewer repeats: never more than about 3 x ``seconds``
     (plus the warm-up) per measurement.  Calls shorter than ``min_sample``
-    are timed in loops of several calls."""
+    are timed in loops of several calls.  The warm-up also lasts at least
+    ``warm_seconds`` (when calls are short): another library's thread pool
+    that has just run spins on the cores for a few milliseconds after its
+    last call (OpenMP's and ONNX Runtime's both do), and the first calls of
+    whichever runs next share the cores with it (measured: a 1.6 ms
+    2-thread call right after an ONNX Runtime call took 3.6x its time after
+    its own, back to 1.05x by the fifth call)."""
     warmup: int = 2
     min_repeats: int = 5
     max_repeats: int = 30
     seconds: float = 1.0
     min_sample: float = 1e-3
+    warm_seconds: float = 0.02
     stat: str = "median"   # or "best": the fastest sample (steadier on a shared machine)
 
     def scaled(self, seconds: float | None = None, stat: str | None = None) -> "Budget":
@@ -61,12 +68,14 @@ def measure(fn, budget: Budget = FULL, *, keep_first: bool = False):
     if not keep_first:
         first_out = None
     est = t_first
-    for _ in range(budget.warmup - 1):
+    warm_start, calls = t, 1
+    while calls < budget.warmup or perf() - warm_start < budget.warm_seconds:
         if est > budget.seconds / 2:
             break
         t = perf()
         fn()
         est = min(est, perf() - t)
+        calls += 1
     inner = 1
     if est < budget.min_sample:
         inner = int(min(1000, max(1, budget.min_sample / max(est, 1e-7))))
