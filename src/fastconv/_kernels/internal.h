@@ -141,10 +141,15 @@ static inline int fc_is_pointwise(const fc_conv_desc *d)
  * many input channels: inner products over the input channels on the
  * weights as given (pwd_ops.inc), no packing.  7x7, 1 thread, against the
  * direct tiles (AVX2) / the GEMM (SSE2): C_in 256-2048 1.1-1.5x, 64-128
- * 0.65-0.85x; on 14x14 planes 0.86x. */
+ * 0.65-0.85x; on 14x14 planes 0.86x.  Not on AVX-512 (Zen 5): there the
+ * inner products, whose operands no longer fit L1, ran behind the direct
+ * tiles gathered across rows even with the packing in the call (in-process
+ * A/B, 1x1 2048->512 and 512->2048 @7: functional 1.10-1.36x on 1 thread,
+ * 0.98-1.34x on 2, batch 8 1.54-1.64x; layer objects 1.69-1.93x). */
 static inline int fc_pwd_runs(const fc_conv_desc *d)
 {
-    return fc_is_pointwise(d) && d->groups == 1 && d->C_in >= 256 && fc_vol3(d->out) < 100;
+    return fc_get_isa() != FC_ISA_AVX512 && fc_is_pointwise(d) && d->groups == 1 && d->C_in >= 256 &&
+           fc_vol3(d->out) < 100;
 }
 
 /* The SIMD direct convolution (conv_direct_ops.inc) runs FC_ALGO_DIRECT
