@@ -226,12 +226,13 @@ def test_conv2d_grouped_tiles(isa, dtype, ch, rng):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
-@pytest.mark.parametrize("cig,sizes", [(16, (9, 10)), (24, (15, 13)), (6, (3, 4, 5)), (20, (5, 9, 11))],
-                         ids=["l1-2d", "rows-2d", "l1-3d", "rows-3d"])
+@pytest.mark.parametrize("cig,sizes", [(16, (9, 10)), (24, (15, 13)), (6, (3, 4, 5)), (20, (5, 9, 11)),
+                                       (3, (40, 41)), (4, (6, 14, 15))],
+                         ids=["l1-2d", "rows-2d", "l1-3d", "rows-3d", "few-2d", "few-3d"])
 def test_direct_group_input_in_l1_or_as_rows(isa, dtype, cig, sizes, rng):
     """The direct kernel reads a group's input in place when it fits in L1
-    (16 KiB) and as rows of channels otherwise: both, with strides, dilation
-    and groups."""
+    (16 KiB) or has at most 4 channels (larger than L1 here), and as rows of
+    channels otherwise: each, with strides, dilation and groups."""
     nd = len(sizes)
     for g, s, p, d in ((1, 1, 1, 1), (2, 2, 1, 1), (2, 1, 2, 2)):
         check_conv(rng, dtype, nd, 1, cig * g, 16 * g, sizes, 3, s, p, d, g, algorithm="direct")
