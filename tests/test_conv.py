@@ -533,11 +533,13 @@ def test_gemm_reduction_depth_blocks(isa, dtype, cin, k, rng):
     (200, 17, 1, (7, 7), dict(padding=0)),               # pointwise: the plane is one row
                                                          # (C_in < 256: not the inner products)
     (480, 24, 3, (3, 9), dict(padding=0, groups=2)),     # per group
+    (1100, 20, 1, (11, 10), dict(padding=0)),            # rows of 4 KiB and more: packed 16 at a time
 ])
 def test_direct_raw_weights_packed_per_channel_block(isa, dtype, cin, cout, k, size, kw, rng):
     # a one-shot call with one block of rows packs each block of input
     # channels of an output block just before it uses it (taps one block apart;
-    # blocks of 128 KiB of weights, 8 KiB for pointwise layers on AVX2)
+    # blocks of 128 KiB of weights, 8 KiB for pointwise layers on AVX2); rows
+    # of 4 KiB and more are packed in passes of 16 rows (the last ragged)
     x = rand(rng, (1, cin) + size, dtype)
     w = rand(rng, (cout, cin // kw.get("groups", 1), k, k), dtype)
     b = rand(rng, (cout,), dtype)
