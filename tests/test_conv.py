@@ -5,7 +5,7 @@ import pytest
 
 import fastconv
 import reference as R
-from helpers import DTYPES, DTYPE_IDS, LAYOUTS, assert_close, check_out_param, rand, relayout
+from helpers import DTYPES, DTYPE_IDS, LAYOUTS, assert_close, check_out_param, conv_call, rand, relayout
 
 MODES = ("zeros", "reflect", "replicate", "circular")
 ALGOS = ("direct", "gemm", "winograd")
@@ -236,6 +236,32 @@ def test_direct_group_input_in_l1_or_as_rows(isa, dtype, cig, sizes, rng):
     nd = len(sizes)
     for g, s, p, d in ((1, 1, 1, 1), (2, 2, 1, 1), (2, 1, 2, 2)):
         check_conv(rng, dtype, nd, 1, cig * g, 16 * g, sizes, 3, s, p, d, g, algorithm="direct")
+
+
+STRIDED_POINTWISE = [
+    # (nd, n, c, o, sizes, stride, dilation, groups, padding_mode, activation)
+    (2, 2, 40, 36, (13, 11), 2, 1, 1, "zeros", None),          # sizes not multiples of the stride
+    (2, 1, 24, 20, (9, 14), (2, 3), 2, 1, "reflect", "relu"),  # dilation and a mode without padding
+    (1, 2, 20, 34, (23,), 3, 1, 1, "zeros", None),
+    (3, 1, 16, 18, (5, 7, 9), (2, 1, 2), 1, 1, "zeros", None),
+    (2, 1, 32, 40, (10, 10), 2, 1, 2, "zeros", "relu6"),       # groups
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("algorithm", ("direct", "gemm"))
+@pytest.mark.parametrize("layer", [False, True], ids=["functional", "layer"])
+def test_strided_pointwise_subsampled(isa, dtype, algorithm, layer, rng):
+    """A strided 1x1 layer without padding runs as the stride-1 pointwise
+    layer on its subsampled input (where both pack the weights alike): 1-D,
+    2-D and 3-D, strides per axis, dilation (no effect on 1x1 taps), groups,
+    a padding mode with no padding, activations, batches."""
+    for nd, n, c, o, sizes, s, dil, g, mode, act in STRIDED_POINTWISE:
+        x, w, b = make_conv(rng, dtype, nd, n, c, o, sizes, 1, g)
+        ref = R.conv_nd(x, w, b, s, 0, dil, g, mode, act, nd=nd)
+        y = conv_call(x, w, b, nd, layer, stride=s, padding=0, dilation=dil, groups=g,
+                      padding_mode=mode, activation=act, algorithm=algorithm)
+        assert_close(y, ref, dtype, what=f"conv{nd}d 1x1 s={s} d={dil} g={g} {algorithm} layer={layer}")
 
 
 # ---------------------------------------------------------------- layouts / containers
