@@ -3,7 +3,8 @@
 
 FC_ALGO_DIRECT (and auto) take that kernel for 1x1, stride-1, unpadded layers of one
 group with at least 256 input channels on planes of fewer than 100 pixels (1-D, 2-D
-and 3-D alike).  The shapes reach: tiles of 1-4 output channels (partial last tiles)
+and 3-D alike), on the AVX2 and scalar levels; on AVX-512 the same shapes run the
+direct tiles, checked here alike.  The shapes reach: tiles of 1-4 output channels (partial last tiles)
 and of 1 to the widest pixel count (partial last tiles, planes of one pixel), input
 channels that no vector width divides (the lanes summed, the channels past the last
 whole vector added one by one), several images and work items of output channels,
