@@ -241,16 +241,17 @@ def test_direct_group_input_in_l1_or_as_rows(isa, dtype, cig, sizes, rng):
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 @pytest.mark.parametrize("layer", [False, True], ids=["functional", "layer"])
 def test_direct_pointwise_pixels_cut_into_rows(isa, dtype, layer, rng):
-    """The direct path cuts a pointwise layer's pixels into rows of the
-    largest divisor of their count up to 256 (one row below 64): 600 pixels
-    as 3 rows of 200, 3-D 4x9x10 as 2 rows of 180, 289 (17 x 17) as one row,
-    one output block and several, batches."""
-    for n, c, o, sizes in ((1, 40, 20, (20, 30)), (2, 24, 40, (4, 9, 10)), (1, 16, 36, (17, 17)),
+    """The direct tiles cut a grouped pointwise layer's pixels (one group's
+    take the pointwise tiles of test_pointwise.py) into rows of the largest
+    divisor of their count up to 256 (one row below 64): 600 pixels as 3
+    rows of 200, 3-D 4x9x10 as 2 rows of 180, 289 (17 x 17) as one row, one
+    output block and several, batches."""
+    for n, c, o, sizes in ((1, 40, 40, (20, 30)), (2, 24, 40, (4, 9, 10)), (1, 16, 36, (17, 17)),
                            (2, 130, 70, (16, 16, 2))):
         nd = len(sizes)
-        x, w, b = make_conv(rng, dtype, nd, n, c, o, sizes, 1)
-        ref = R.conv_nd(x, w, b, 1, 0, 1, 1, "zeros", "relu", nd=nd)
-        y = conv_call(x, w, b, nd, layer, activation="relu", algorithm="direct")
+        x, w, b = make_conv(rng, dtype, nd, n, c, o, sizes, 1, 2)
+        ref = R.conv_nd(x, w, b, 1, 0, 1, 2, "zeros", "relu", nd=nd)
+        y = conv_call(x, w, b, nd, layer, groups=2, activation="relu", algorithm="direct")
         assert_close(y, ref, dtype, what=f"pointwise {c}->{o} {sizes} layer={layer}")
 
 

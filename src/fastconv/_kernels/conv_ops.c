@@ -123,13 +123,13 @@ static int fc_choose(const fc_conv_desc *d, int dtype, int oneshot)
     if (gain >= 1.15 && (!oneshot || per_filter * (1.0 - 1.0 / gain) >= 2000.0))
         return FC_ALGO_WINOGRAD;
     /* Few multiply-adds per output (depthwise and near-depthwise): direct
-     * loops beat packing; so do inner products on the weights as given for
-     * pointwise layers with many inputs on small planes (fc_pwd_runs).
-     * Else the SIMD direct convolution where it pays, and the implicit GEMM
-     * for the rest (1x1 layers with few inputs, few output channels). */
+     * loops beat packing; so do the pointwise tiles with the pixels in the
+     * vector on the weights as given (fc_pwr_runs; the GEMM measured
+     * 0.7-1.0x of them).  Else the SIMD direct convolution where it pays,
+     * and the implicit GEMM for the rest. */
     const int64_t K = d->C_in / d->groups * fc_vol3(d->k);
     const int64_t Cog = d->C_out / d->groups;
-    if (K < 16 || Cog < 4 || fc_pwd_runs(d)) return FC_ALGO_DIRECT;
+    if (K < 16 || Cog < 4 || fc_pwr_runs(d)) return FC_ALGO_DIRECT;
     /* few output channels per group: the direct kernel with pixels in the
      * vector (grp_ops.inc; ResNeXt-50 4 per group @56, 2 threads: 2.0x ONNX
      * Runtime where the GEMM ran 0.5x) */

@@ -137,19 +137,22 @@ static inline int fc_is_pointwise(const fc_conv_desc *d)
     return 1;
 }
 
-/* FC_ALGO_DIRECT on a pointwise layer of one group on a small plane with
- * many input channels: inner products over the input channels on the
- * weights as given (pwd_ops.inc), no packing.  7x7, 1 thread, against the
- * direct tiles (AVX2) / the GEMM (SSE2): C_in 256-2048 1.1-1.5x, 64-128
- * 0.65-0.85x; on 14x14 planes 0.86x.  Not on AVX-512 (Zen 5): there the
- * inner products, whose operands no longer fit L1, ran behind the direct
- * tiles gathered across rows even with the packing in the call (in-process
- * A/B, 1x1 2048->512 and 512->2048 @7: functional 1.10-1.36x on 1 thread,
- * 0.98-1.34x on 2, batch 8 1.54-1.64x; layer objects 1.69-1.93x). */
-static inline int fc_pwd_runs(const fc_conv_desc *d)
+/* FC_ALGO_DIRECT on a layer of 1x1 taps, no padding and one group, any
+ * stride (a strided one runs on its subsampled pixel grid): the pixels in
+ * the vector on the weights as given (pwr_ops.inc), for the layer object
+ * (which keeps the weights as they are) and the one-shot call alike.  In
+ * place of the direct tiles on packed weights (output channels in the
+ * vector) and, on AVX2 and below, the inner products on small planes and
+ * the implicit GEMM where those lose: in-process A/B on Zen 5, ResNet-50 /
+ * MobileNetV2 1x1 layers, batch 1: AVX-512 against the direct tiles 1x1
+ * @7 1.25-1.31x (the per-call packing gone), @14 1.05-1.09x, @56 0.98-1.17x,
+ * against the GEMM 1.0-1.45x; AVX2 against the inner products 1.0-1.1x, the
+ * GEMM 1.0-1.37x; batch 8 0.96-1.56x. */
+static inline int fc_pwr_runs(const fc_conv_desc *d)
 {
-    return fc_get_isa() != FC_ISA_AVX512 && fc_is_pointwise(d) && d->groups == 1 && d->C_in >= 256 &&
-           fc_vol3(d->out) < 100;
+    for (int i = 0; i < 3; i++)
+        if (d->k[i] != 1 || d->pad0[i] != 0 || d->pad1[i] != 0) return 0;
+    return d->groups == 1;
 }
 
 /* The SIMD direct convolution (conv_direct_ops.inc) runs FC_ALGO_DIRECT
@@ -382,6 +385,23 @@ typedef struct fc_pwd_kernel {
     fc_pwd_f32_fn f32[FC_PWD_MB + 1][FC_PWD_NPMAX + 1];
     fc_pwd_f64_fn f64[FC_PWD_MB + 1][FC_PWD_NPMAX + 1];
 } fc_pwd_kernel;
+/* The ISA-specific pointwise tiles with the pixels in the vector, on the
+ * weights as given (pwr_kernel.inc): [MR][NRV] multiplies MR rows of the
+ * weights (ldw apart) by NRV vectors of pixels (rows ldx apart),
+ *   y[o*ldy + j] (+)= sum_{c<K} w[o*ldw + c] * x[c*ldx + j],
+ * starting from bias[o] unless accumulate, act applied as it stores; mr is
+ * the most rows, vl32/vl64 the lanes of a vector. */
+#define FC_PWR_MRMAX 8
+#define FC_PWR_NRV 3
+typedef void (*fc_pwr_f32_fn)(int64_t K, const float *w, int64_t ldw, const float *x, int64_t ldx,
+                              float *y, int64_t ldy, int accumulate, const float *bias, int act);
+typedef void (*fc_pwr_f64_fn)(int64_t K, const double *w, int64_t ldw, const double *x, int64_t ldx,
+                              double *y, int64_t ldy, int accumulate, const double *bias, int act);
+typedef struct fc_pwr_kernel {
+    int mr, vl32, vl64;
+    fc_pwr_f32_fn f32[FC_PWR_MRMAX + 1][FC_PWR_NRV + 1];
+    fc_pwr_f64_fn f64[FC_PWR_MRMAX + 1][FC_PWR_NRV + 1];
+} fc_pwr_kernel;
 /* The ISA-specific parts of the transposed convolution (convt_kernel.inc):
  * weight packing of one output block from (C_in, Cog, kvol) and the store
  * of one output row from phase-major accumulators. */
@@ -417,6 +437,7 @@ typedef struct fc_gemm_kernel {
     const fc_inv_kernel *inv;         /* and its involution row loop */
     const fc_grp_kernel *grp;         /* and its grouped-convolution tiles */
     const fc_pwd_kernel *pwd;         /* and its pointwise tiles on raw weights */
+    const fc_pwr_kernel *pwr;         /* and those with the pixels in the vector */
     const fc_convt_kernel *convt;     /* and the transposed convolution's pack and store */
 } fc_gemm_kernel;
 
