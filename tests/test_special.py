@@ -58,7 +58,8 @@ def test_depthwise_channel_and_width_tiles(isa, dtype, c, rng):
     check_dw(rng, dtype, 1, 3, 1, (2, c), 5, 1, 2, 1)
 
 
-# The channel-blocked kernel (8 floats / 4 doubles of channels per vector):
+# The channel-blocked kernel (16 floats on AVX-512, else 8; 4 doubles of
+# channels per vector):
 # blocks cut by the channel multiplier, strips of rows over tall and wide
 # planes (the tile's row budget), flat pixel blocks across row ends, runs of
 # 7 pixels with the inputs slid through registers (stride 1 along W, 3/5/7
@@ -77,6 +78,7 @@ DWC_CASES = {
     "c9_s2x1": (1, 9, 1, (15, 16), 3, (2, 1), 1, 1, True),
     "c8_k5_w21": (1, 8, 1, (9, 21), 5, 1, 2, 1, True),
     "c16_k7_w14": (1, 16, 2, (14, 14), 7, 1, 3, 1, False),
+    "c40_k7_blocks": (2, 40, 1, (10, 12), 7, 1, 3, 1, True),
 }
 
 

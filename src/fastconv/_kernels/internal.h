@@ -280,7 +280,7 @@ typedef struct fc_dwc_geom {
     int64_t IH, IW, OW, KH, KW, sh, sw, dh, dw, ph, pw;
     int act;
 } fc_dwc_geom;
-enum { FC_DWC_CB32 = 8, FC_DWC_CB64 = 4 };
+#define FC_DWC_CBMAX 16   /* the most channels a depthwise vector block holds */
 /* Padded input columns an output row reads. */
 static inline int64_t fc_dwc_wp(const fc_dwc_geom *g)
 {
@@ -297,7 +297,8 @@ static inline int64_t fc_dwc_scratch(const fc_dwc_geom *g, int64_t rows, int64_t
 /* The ISA-specific depthwise kernel (dw_kernel.inc; the pixel loop of
  * dw_ops.inc is fc_sep_kernel's 1-D pass). */
 typedef struct fc_dw_kernel {
-    /* Channel-blocked (FC_DWC_CB32 floats / FC_DWC_CB64 doubles per vector):
+    int cb32, cb64;   /* channels per vector block: floats, doubles */
+    /* Channel-blocked (cb32 floats / cb64 doubles per vector):
      * output rows [oh0, oh1) of the channels whose planes are xp[] -> yp[]
      * from yp[c][ybase] on (dw_kernel.inc); scratch: fc_dwc_scratch() elements.
      * padded: the scratch holds the tile of the previous call for the same
