@@ -112,3 +112,33 @@ def test_pointwise_large(rng):
     """ResNet-50's last block shapes, several work items per thread."""
     _check(rng, np.float32, 1, 2048, 512, (7, 7))
     _check(rng, np.float32, 2, 512, 2048, (7, 7), layer=True)
+
+
+PATCHES = [
+    # (nd, n, c, o, sizes, kernel, stride, dilation, groups, activation)
+    (2, 1, 3, 20, (16, 12), 4, 4, 1, 1, None),            # patchify (ConvNeXt's stem)
+    (2, 2, 6, 9, (9, 11), 2, 2, 1, 1, "relu"),            # sizes not multiples of the stride
+    (2, 1, 5, 7, (13, 14), (2, 3), (3, 3), 1, 1, None),   # taps short of the stride: gaps
+    (2, 1, 4, 10, (12, 12), 2, 3, 2, 1, "relu6"),         # dilated taps inside the stride
+    (1, 2, 7, 5, (40,), 5, 5, 1, 1, None),
+    (3, 1, 3, 8, (4, 8, 6), (1, 2, 2), (1, 2, 3), 1, 1, None),
+    (2, 1, 8, 6, (8, 8), 2, 2, 1, 2, None),               # groups: the other kernels
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("algorithm", ("direct", "auto", "gemm"))
+@pytest.mark.parametrize("layer", [False, True], ids=["functional", "layer"])
+def test_non_overlapping_taps_gathered(isa, dtype, algorithm, layer, rng):
+    """A strided layer without padding whose taps do not overlap runs as the pointwise
+    layer on its pixels gathered into C_in x kvol channels (the direct method, one
+    group): every axis count, taps shorter than the stride, dilation, batches."""
+    for nd, n, c, o, sizes, k, s, dil, g, act in PATCHES:
+        kk = (k,) * nd if isinstance(k, int) else k
+        x = rand(rng, (n, c) + sizes, dtype)
+        w = rand(rng, (o, c // g) + kk, dtype)
+        b = rand(rng, (o,), dtype)
+        ref = R.conv_nd(x, w, b, s, 0, dil, g, "zeros", act, nd=nd)
+        y = conv_call(x, w, b, nd, layer, stride=s, dilation=dil, groups=g, activation=act,
+                      algorithm=algorithm)
+        assert_close(y, ref, dtype, what=f"conv{nd}d k={k} s={s} d={dil} g={g} {algorithm}")

@@ -138,20 +138,24 @@ static inline int fc_is_pointwise(const fc_conv_desc *d)
 }
 
 /* FC_ALGO_DIRECT on a layer of 1x1 taps, no padding and one group, any
- * stride (a strided one runs on its subsampled pixel grid): the pixels in
- * the vector on the weights as given (pwr_ops.inc), for the layer object
- * (which keeps the weights as they are) and the one-shot call alike.  In
- * place of the direct tiles on packed weights (output channels in the
- * vector) and, on AVX2 and below, the inner products on small planes and
- * the implicit GEMM where those lose: in-process A/B on Zen 5, ResNet-50 /
- * MobileNetV2 1x1 layers, batch 1: AVX-512 against the direct tiles 1x1
- * @7 1.25-1.31x (the per-call packing gone), @14 1.05-1.09x, @56 0.98-1.17x,
- * against the GEMM 1.0-1.45x; AVX2 against the inner products 1.0-1.1x, the
- * GEMM 1.0-1.37x; batch 8 0.96-1.56x. */
+ * stride (a strided one runs on its subsampled pixel grid), and on one
+ * whose taps do not overlap ((k - 1) * dilation < stride: a patchifying
+ * 4x4/4, run on its pixels gathered into C_in x kvol channels, entry.inc's
+ * gather_pays): the pixels in the vector on the weights as given
+ * (pwr_ops.inc), for the layer object (which keeps the weights as they are)
+ * and the one-shot call alike.  In place of the direct tiles on packed
+ * weights (output channels in the vector) and, on AVX2 and below, the inner
+ * products on small planes and the implicit GEMM where those lose:
+ * in-process A/B on Zen 5, ResNet-50 / MobileNetV2 1x1 layers, batch 1:
+ * AVX-512 against the direct tiles 1x1 @7 1.25-1.31x (the per-call packing
+ * gone), @14 1.05-1.09x, @56 0.98-1.17x, against the GEMM 1.0-1.45x; AVX2
+ * against the inner products 1.0-1.1x, the GEMM 1.0-1.37x; batch 8
+ * 0.96-1.56x. */
 static inline int fc_pwr_runs(const fc_conv_desc *d)
 {
     for (int i = 0; i < 3; i++)
-        if (d->k[i] != 1 || d->pad0[i] != 0 || d->pad1[i] != 0) return 0;
+        if (d->pad0[i] != 0 || d->pad1[i] != 0 || (d->k[i] > 1 && (d->k[i] - 1) * d->dil[i] >= d->stride[i]))
+            return 0;
     return d->groups == 1;
 }
 
