@@ -142,3 +142,36 @@ def test_non_overlapping_taps_gathered(isa, dtype, algorithm, layer, rng):
         y = conv_call(x, w, b, nd, layer, stride=s, dilation=dil, groups=g, activation=act,
                       algorithm=algorithm)
         assert_close(y, ref, dtype, what=f"conv{nd}d k={k} s={s} d={dil} g={g} {algorithm}")
+
+
+IM2COL = [
+    # (nd, n, c, o, sizes, kernel, padding, dilation, padding_mode, activation)
+    (2, 1, 3, 20, (17, 19), 3, 1, 1, "zeros", None),            # a first 3x3 layer
+    (2, 2, 1, 9, (12, 21), 5, 2, 1, "zeros", "relu"),
+    (2, 1, 2, 11, (9, 9), 4, ((1, 2), (2, 1)), 1, "zeros", None),   # 32 channels x taps
+    (2, 1, 3, 7, (11, 13), 3, 2, 2, "zeros", "relu6"),           # dilated
+    (2, 1, 3, 8, (10, 9), 3, 1, 1, "reflect", None),            # padded copy, then im2col
+    (2, 1, 3, 6, (6, 7), 3, 0, 1, "zeros", None),                # no padding
+    (2, 1, 1, 5, (4, 3), 5, 1, 1, "zeros", None),                # taps past the plane
+    (1, 2, 4, 10, (50,), 5, 2, 1, "zeros", None),
+    (3, 1, 1, 6, (5, 6, 7), 3, 1, 1, "zeros", None),
+    (2, 1, 11, 6, (7, 7), 3, 1, 1, "zeros", None),               # 99: the direct tiles
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("algorithm", ("direct", "auto"))
+@pytest.mark.parametrize("layer", [False, True], ids=["functional", "layer"])
+def test_few_channel_layers_im2col(isa, dtype, algorithm, layer, rng):
+    """Stride-1 layers of one group with at most 32 input channels x taps run, on
+    AVX-512, as the pointwise layer on their im2col (zero padding written into it; other
+    modes padded first); elsewhere the direct tiles: the same sums either way."""
+    for nd, n, c, o, sizes, k, p, dil, mode, act in IM2COL:
+        kk = (k,) * nd
+        x = rand(rng, (n, c) + sizes, dtype)
+        w = rand(rng, (o, c) + kk, dtype)
+        b = rand(rng, (o,), dtype)
+        ref = R.conv_nd(x, w, b, 1, p, dil, 1, mode, act, nd=nd)
+        y = conv_call(x, w, b, nd, layer, padding=p, dilation=dil, padding_mode=mode,
+                      activation=act, algorithm=algorithm)
+        assert_close(y, ref, dtype, what=f"conv{nd}d c{c} k={k} p={p} d={dil} {mode} {algorithm}")
