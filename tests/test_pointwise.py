@@ -109,9 +109,11 @@ def test_pointwise_algorithms_agree(isa, dtype, rng):
 
 
 def test_pointwise_large(rng):
-    """ResNet-50's last block shapes, several work items per thread."""
+    """ResNet-50's last block shapes, several work items per thread; an image past
+    16 MiB (the next tile's pixels fetched along the way)."""
     _check(rng, np.float32, 1, 2048, 512, (7, 7))
     _check(rng, np.float32, 2, 512, 2048, (7, 7), layer=True)
+    _check(rng, np.float32, 1, 256, 9, (130, 131))
 
 
 PATCHES = [
