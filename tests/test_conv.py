@@ -239,6 +239,18 @@ def test_direct_group_input_in_l1_or_as_rows(isa, dtype, cig, sizes, rng):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("n", [1, 2])
+def test_direct_stride2_input_in_place(isa, dtype, n, rng):
+    """Stride 2 on planes of 2 KiB and more reads the input as it is (NCHW; AVX-512, or
+    a batch): odd and even sizes, padding, 3x3 and 5x5, the layer object."""
+    for c, o, sizes, k, p in ((8, 40, (24, 25), 3, 1), (6, 36, (23, 24), 5, 2), (12, 20, (32, 17), 3, 0)):
+        check_conv(rng, dtype, 2, n, c, o, sizes, k, 2, p, algorithm="direct")
+        x, w, b = make_conv(rng, dtype, 2, n, c, o, sizes, k)
+        ref = R.conv_nd(x, w, b, 2, p, nd=2)
+        assert_close(conv_call(x, w, b, 2, True, stride=2, padding=p, algorithm="direct"), ref, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 @pytest.mark.parametrize("layer", [False, True], ids=["functional", "layer"])
 def test_direct_pointwise_pixels_cut_into_rows(isa, dtype, layer, rng):
     """The direct tiles cut a grouped pointwise layer's pixels (one group's
