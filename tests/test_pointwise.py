@@ -22,15 +22,18 @@ from helpers import DTYPES, DTYPE_IDS, assert_close, conv_call, rand
 
 
 def _check(rng, dtype, N, cin, cout, sizes, bias=True, activation=None, algorithm="direct",
-           layer=False, stride=1):
+           layer=False, stride=1, kernel=1, padding=0, dilation=1, groups=1, padding_mode="zeros"):
     nd = len(sizes)
+    kk = (kernel,) * nd if isinstance(kernel, int) else tuple(kernel)
     x = rand(rng, (N, cin) + tuple(sizes), dtype)
-    w = rand(rng, (cout, cin) + (1,) * nd, dtype)
+    w = rand(rng, (cout, cin // groups) + kk, dtype)
     b = rand(rng, (cout,), dtype) if bias else None
-    ref = R.conv_nd(x, w, b, stride, 0, 1, 1, "zeros", activation, nd=nd)
-    kw = dict(algorithm=algorithm, activation=activation, stride=stride)
-    y = conv_call(x, w, b, nd, layer, **kw)
-    assert_close(y, ref, dtype, what=f"N{N} cin{cin} cout{cout} {sizes} {algorithm} layer={layer}")
+    ref = R.conv_nd(x, w, b, stride, padding, dilation, groups, padding_mode, activation, nd=nd)
+    y = conv_call(x, w, b, nd, layer, algorithm=algorithm, activation=activation, stride=stride,
+                  padding=padding, dilation=dilation, groups=groups, padding_mode=padding_mode)
+    assert_close(y, ref, dtype, what=f"N{N} cin{cin} cout{cout} {sizes} k={kernel} s={stride} "
+                                     f"p={padding} d={dilation} g={groups} {padding_mode} "
+                                     f"{algorithm} layer={layer}")
 
 
 # pixel counts: below one vector, whole vectors 1..7 (tiles of 3, then 1 or 2) with
@@ -136,14 +139,8 @@ def test_non_overlapping_taps_gathered(isa, dtype, algorithm, layer, rng):
     layer on its pixels gathered into C_in x kvol channels (the direct method, one
     group): every axis count, taps shorter than the stride, dilation, batches."""
     for nd, n, c, o, sizes, k, s, dil, g, act in PATCHES:
-        kk = (k,) * nd if isinstance(k, int) else k
-        x = rand(rng, (n, c) + sizes, dtype)
-        w = rand(rng, (o, c // g) + kk, dtype)
-        b = rand(rng, (o,), dtype)
-        ref = R.conv_nd(x, w, b, s, 0, dil, g, "zeros", act, nd=nd)
-        y = conv_call(x, w, b, nd, layer, stride=s, dilation=dil, groups=g, activation=act,
-                      algorithm=algorithm)
-        assert_close(y, ref, dtype, what=f"conv{nd}d k={k} s={s} d={dil} g={g} {algorithm}")
+        _check(rng, dtype, n, c, o, sizes, activation=act, algorithm=algorithm, layer=layer,
+               stride=s, kernel=k, dilation=dil, groups=g)
 
 
 IM2COL = [
@@ -169,11 +166,5 @@ def test_few_channel_layers_im2col(isa, dtype, algorithm, layer, rng):
     AVX-512, as the pointwise layer on their im2col (zero padding written into it; other
     modes padded first); elsewhere the direct tiles: the same sums either way."""
     for nd, n, c, o, sizes, k, p, dil, mode, act in IM2COL:
-        kk = (k,) * nd
-        x = rand(rng, (n, c) + sizes, dtype)
-        w = rand(rng, (o, c) + kk, dtype)
-        b = rand(rng, (o,), dtype)
-        ref = R.conv_nd(x, w, b, 1, p, dil, 1, mode, act, nd=nd)
-        y = conv_call(x, w, b, nd, layer, padding=p, dilation=dil, padding_mode=mode,
-                      activation=act, algorithm=algorithm)
-        assert_close(y, ref, dtype, what=f"conv{nd}d c{c} k={k} p={p} d={dil} {mode} {algorithm}")
+        _check(rng, dtype, n, c, o, sizes, activation=act, algorithm=algorithm, layer=layer,
+               kernel=k, padding=p, dilation=dil, padding_mode=mode)
