@@ -112,11 +112,13 @@ def test_pointwise_algorithms_agree(isa, dtype, rng):
 
 
 def test_pointwise_large(rng):
-    """ResNet-50's last block shapes, several work items per thread; an image past
-    16 MiB (the next tile's pixels fetched along the way)."""
+    """ResNet-50's last block shapes, several work items per thread; inputs past
+    8 MiB (each work item fetches the pixels of the next one along the way: in the
+    same image, and across images)."""
     _check(rng, np.float32, 1, 2048, 512, (7, 7))
     _check(rng, np.float32, 2, 512, 2048, (7, 7), layer=True)
     _check(rng, np.float32, 1, 256, 9, (130, 131))
+    _check(rng, np.float32, 3, 128, 17, (90, 67), layer=True)
 
 
 PATCHES = [
