@@ -121,6 +121,25 @@ def test_pointwise_large(rng):
     _check(rng, np.float32, 3, 128, 17, (90, 67), layer=True)
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_pointwise_streamed_output(isa, dtype, rng):
+    """Outputs past 8 MiB on a 64-byte boundary, pixels in whole vectors: the tiles store
+    past the caches (the last channel chunk only, after adding the earlier ones); an
+    out= array off the boundary takes the plain stores; the result the same."""
+    _check(rng, dtype, 2, 16, 64, (128, 136), activation="relu")
+    if dtype == np.float32:
+        _check(rng, dtype, 1, 520, 128, (128, 130), layer=True)   # two chunks
+    x = rand(rng, (2, 16, 128, 136), dtype)
+    w = rand(rng, (64, 16, 1, 1), dtype)
+    want = fastconv.conv2d(x, w)
+    assert want.ctypes.data % 64 == 0
+    raw = np.empty(want.size + 1, dtype)
+    out = raw[1:].reshape(want.shape)
+    got = fastconv.conv2d(x, w, out=out)
+    assert got is out
+    np.testing.assert_array_equal(got, want)
+
+
 PATCHES = [
     # (nd, n, c, o, sizes, kernel, stride, dilation, groups, activation)
     (2, 1, 3, 20, (16, 12), 4, 4, 1, 1, None),            # patchify (ConvNeXt's stem)

@@ -413,12 +413,14 @@ typedef struct fc_pwd_kernel {
  * (or NULL) pixels fetched along the way (pfv vectors of each of K rows
  * ldx apart); mr is the most rows, vl32/vl64 the lanes of a vector. */
 #define FC_PWR_MRMAX 8
+#define FC_PWR_ACCUMULATE 1   /* mode: add into y */
+#define FC_PWR_STREAM 2       /* mode: y aligned to the vector, stored past the caches */
 #define FC_PWR_NRV 3
 typedef void (*fc_pwr_f32_fn)(int64_t K, const float *w, int64_t ldw, const float *x, int64_t ldx,
-                              float *y, int64_t ldy, int accumulate, const float *bias, int act,
+                              float *y, int64_t ldy, int mode, const float *bias, int act,
                               const float *pf, int pfv);
 typedef void (*fc_pwr_f64_fn)(int64_t K, const double *w, int64_t ldw, const double *x, int64_t ldx,
-                              double *y, int64_t ldy, int accumulate, const double *bias, int act,
+                              double *y, int64_t ldy, int mode, const double *bias, int act,
                               const double *pf, int pfv);
 typedef struct fc_pwr_kernel {
     int mr, vl32, vl64;
