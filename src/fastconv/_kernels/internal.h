@@ -409,9 +409,10 @@ typedef struct fc_pwd_kernel {
  * weights as given (pwr_kernel.inc): [MR][NRV] multiplies MR rows of the
  * weights (ldw apart) by NRV vectors of pixels (rows ldx apart),
  *   y[o*ldy + j] (+)= sum_{c<K} w[o*ldw + c] * x[c*ldx + j],
- * starting from bias[o] unless accumulate, act applied as it stores, pf
- * (or NULL) pixels fetched along the way (pfv vectors of each of K rows
- * ldx apart); mr is the most rows, vl32/vl64 the lanes of a vector. */
+ * starting from bias[o] unless mode has FC_PWR_ACCUMULATE, act applied as
+ * it stores (past the caches with FC_PWR_STREAM), pf (or NULL) pixels
+ * fetched along the way (pfv vectors of each of K rows ldx apart); mr is
+ * the most rows, vl32/vl64 the lanes of a vector. */
 #define FC_PWR_MRMAX 8
 #define FC_PWR_ACCUMULATE 1   /* mode: add into y */
 #define FC_PWR_STREAM 2       /* mode: y aligned to the vector, stored past the caches */
