@@ -137,6 +137,15 @@ static inline int fc_is_pointwise(const fc_conv_desc *d)
     return 1;
 }
 
+/* No padding, and no input pixel read by two taps: (k - 1) * dilation <
+ * stride on every axis (1x1 taps, a patchifying 4x4/4). */
+static inline int fc_taps_apart(const fc_conv_desc *d)
+{
+    for (int i = 0; i < 3; i++)
+        if (d->pad0[i] != 0 || d->pad1[i] != 0 || (d->k[i] - 1) * d->dil[i] >= d->stride[i]) return 0;
+    return 1;
+}
+
 /* FC_ALGO_DIRECT on a layer of 1x1 taps, no padding and one group, any
  * stride (a strided one runs on its subsampled pixel grid), and on one
  * whose taps do not overlap ((k - 1) * dilation < stride: a patchifying
@@ -156,14 +165,6 @@ static inline int fc_is_pointwise(const fc_conv_desc *d)
  * gone), @14 1.05-1.09x, @56 0.98-1.17x, against the GEMM 1.0-1.45x; AVX2
  * against the inner products 1.0-1.1x, the GEMM 1.0-1.37x; batch 8
  * 0.96-1.56x. */
-/* No padding, and no input pixel read by two taps: (k - 1) * dilation <
- * stride on every axis (1x1 taps, a patchifying 4x4/4). */
-static inline int fc_taps_apart(const fc_conv_desc *d)
-{
-    for (int i = 0; i < 3; i++)
-        if (d->pad0[i] != 0 || d->pad1[i] != 0 || (d->k[i] - 1) * d->dil[i] >= d->stride[i]) return 0;
-    return 1;
-}
 #define FC_IM2COL_K 32   /* input channels x taps of a stride-1 layer taking its im2col */
 static inline int fc_pwr_runs(const fc_conv_desc *d)
 {
