@@ -105,15 +105,15 @@ def test_layer_repacks_for_the_tile_size(isa, rng):
                                         1, 1, 1, 1, "zeros", "winograd", None)[0].c_desc()
     wino = fastconv._args.ALGORITHMS["winograd"]
     if isa != "scalar":   # the scalar panel (8 tiles) holds 7x7's four 4x4 tiles well
-        assert _core.pack_variant(desc_small, wino, 0) == 2
-    assert _core.pack_variant(desc_big, wino, 0) == 4
+        assert _core.plan(desc_small, wino, 0).variant == 2
+    assert _core.plan(desc_big, wino, 0).variant == 4
 
 
 def _algo(N, C, H, dtype=np.float32):
     x = np.zeros((N, C, H, H), dtype)
     w = np.zeros((C, C, 3, 3), dtype)
     spec = fastconv._args.conv_spec(2, x, w, None, 1, 1, 1, 1, "zeros", "auto", None)[0]
-    return _core.choose_algo(spec.c_desc(), int(dtype == np.float64))
+    return _core.plan(spec.c_desc(), 0, int(dtype == np.float64)).algorithm
 
 
 @pytest.mark.parametrize("N,C,H", [(1, 128, 28), (1, 256, 14), (1, 64, 56), (8, 512, 7),
@@ -135,7 +135,7 @@ def test_auto_never_picks_winograd_outside_its_domain(isa):
         w = np.zeros((256, 256, 3, 3), np.float32)
         spec = fastconv._args.conv_spec(2, x, w, None, kw.get("stride", 1), 1,
                                         kw.get("dilation", 1), 1, "zeros", "auto", None)[0]
-        assert _core.choose_algo(spec.c_desc(), 0) != "winograd"
+        assert _core.plan(spec.c_desc(), 0, 0).algorithm != "winograd"
 
 
 def test_auto_on_a_big_layer_is_right(isa, rng):
@@ -199,14 +199,14 @@ def test_layer_grouped_packing_variant(isa, rng):
     w = rand(rng, (32, 16, 3, 3), np.float32)
     spec = fastconv._args.conv_spec(2, np.zeros((1, 32, 14, 14), np.float32), w, None,
                                     1, 1, 1, 2, "zeros", "winograd", None)[0]
-    assert _core.pack_variant(spec.c_desc(), fastconv._args.ALGORITHMS["winograd"], 0) == 8
+    assert _core.plan(spec.c_desc(), fastconv._args.ALGORITHMS["winograd"], 0).variant == 8
 
 
 def _algo_grouped(C, H, G, dtype=np.float32):
     x = np.zeros((1, C, H, H), dtype)
     w = np.zeros((C, C // G, 3, 3), dtype)
     spec = fastconv._args.conv_spec(2, x, w, None, 1, 1, 1, G, "zeros", "auto", None)[0]
-    return _core.choose_algo(spec.c_desc(), int(dtype == np.float64))
+    return _core.plan(spec.c_desc(), 0, int(dtype == np.float64)).algorithm
 
 
 @pytest.mark.parametrize("C,H,G", [(512, 14, 32), (256, 28, 32), (128, 28, 8)])

@@ -6,7 +6,8 @@ import os as _os
 
 from . import _core
 from ._config import _register_threadpoolctl, get_num_threads, set_num_threads, show_config
-from .functional import (avg_pool2d, conv1d, conv2d, conv3d, conv_transpose1d,
+from ._core import Plan
+from .functional import (avg_pool2d, conv1d, conv_plan, conv2d, conv3d, conv_transpose1d,
                          conv_transpose2d, conv_transpose3d, depthwise_conv2d,
                          depthwise_separable_conv2d, involution2d, max_pool2d, max_unpool2d,
                          pointwise_conv2d, separable_conv2d)
@@ -21,7 +22,7 @@ __all__ = [
     "depthwise_conv2d", "pointwise_conv2d", "separable_conv2d", "depthwise_separable_conv2d",
     "involution2d", "max_pool2d", "max_unpool2d", "avg_pool2d", "Involution2d",
     "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
-    "get_num_threads", "set_num_threads", "show_config", "__version__",
+    "conv_plan", "Plan", "get_num_threads", "set_num_threads", "show_config", "__version__",
 ]
 
 _register_threadpoolctl()

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import _core
+
 PAD_MODES = {"zeros": 0, "reflect": 1, "replicate": 2, "circular": 3}
 ACTIVATIONS = {None: 0, "relu": 1, "relu6": 2}
 ALGORITHMS = {"auto": 0, "direct": 1, "gemm": 2, "winograd": 3}
@@ -363,24 +365,14 @@ def _conv_spec(nd, x, weight, bias, stride, padding, dilation, groups,
     stride = moving_stride(stride, out_size, in_size, pad0, pad1,
                            [d * (k - 1) + 1 for d, k in zip(dilation, kernel)])
     dilation = tuple(1 if k == 1 else d for d, k in zip(dilation, kernel))  # unused: no overflow
-    if algo == ALGORITHMS["winograd"] and not winograd_applies(nd, kernel, stride, dilation):
+    spec = ConvSpec(nd, batched, N, C_in, C_out, groups, tuple(in_size), out_size,
+                    tuple(kernel), stride, dilation, pad0, pad1, pmode, act, algo, dtype)
+    if algo and not _core.algo_ok(spec.c_desc(), algo):   # the C planner's own rule
         raise ValueError("algorithm='winograd' needs a 3x3 kernel (2-D, or 3-D 1x3x3) with "
                          f"stride 1 and dilation 1 along H and W; got {nd}-D kernel "
                          f"{tuple(kernel)}, stride {stride}, dilation {dilation}")
-    spec = ConvSpec(nd, batched, N, C_in, C_out, groups, tuple(in_size), out_size,
-                    tuple(kernel), stride, dilation, pad0, pad1, pmode, act, algo, dtype)
     check_size(spec.out_shape)
     return spec, xb, weight, bias
-
-
-def winograd_applies(nd, kernel, stride, dilation):
-    """Winograd F(m x m, 3x3) runs 2-D 3x3 kernels, and 3-D 1x3x3 ones slice by
-    slice (any depth stride and dilation), with stride 1 and dilation 1 in H, W."""
-    if nd == 2:
-        return tuple(kernel) == (3, 3) and stride == (1, 1) and dilation == (1, 1)
-    if nd == 3:
-        return tuple(kernel) == (1, 3, 3) and stride[1:] == (1, 1) and dilation[1:] == (1, 1)
-    return False
 
 
 def conv_transpose_spec(nd, x, weight, bias, stride, padding, output_padding, groups,

@@ -22,7 +22,25 @@ cdef extern from "fastconv.h" nogil:
         int64_t pad1[3]
         int pad_mode
         int act
-    int FC_OK, FC_ENOMEM, FC_EINVAL, FC_F32, FC_F64
+    ctypedef struct fc_plan:
+        fc_conv_desc desc
+        fc_conv_desc run
+        int dtype, isa, flags, algo, why, impl, prep, packs, variant
+        int64_t payload
+        unsigned long long key
+    int FC_OK, FC_ENOMEM, FC_EINVAL, FC_EPACK, FC_F32, FC_F64
+    int FC_PLAN_ONESHOT, FC_PLAN_NONFINITE
+    int fc_conv_plan(const fc_conv_desc *d, int dtype, int algo, int isa, int flags, fc_plan *p)
+    const char *fc_impl_name(int impl)
+    const char *fc_why_text(int why)
+    const char *fc_prep_name(int prep)
+    int fc_all_finite(int dtype, const void *w, int64_t n)
+    size_t fc_plan_packed_size(const fc_plan *p)
+    int fc_plan_pack(const fc_plan *p, const void *w, void *packed)
+    int fc_plan_run(const fc_plan *p, const void *x, const void *w, const void *b, void *y)
+    int fc_plan_run_packed(const fc_plan *p, const void *x, const void *packed, const void *b,
+                           void *y)
+    int fc_conv_algo_ok(const fc_conv_desc *d, int algo)
     int fc_isa_supported(int isa)
     int fc_get_isa()
     int fc_set_isa(int isa)
@@ -31,8 +49,6 @@ cdef extern from "fastconv.h" nogil:
     void fc_set_num_threads(int n)
     int fc_conv(const fc_conv_desc *d, int dtype, int algo, const void *x, const void *w,
                 const void *b, void *y)
-    int fc_conv_choose_algo(const fc_conv_desc *d, int dtype)
-    int fc_conv_pack_variant(const fc_conv_desc *d, int dtype, int algo)
     void fc_scratch_release()
     size_t fc_conv_packed_size(const fc_conv_desc *d, int dtype, int algo)
     int fc_conv_pack(const fc_conv_desc *d, int dtype, int algo, const void *w, void *packed)
@@ -90,6 +106,10 @@ cdef inline int _dt(a):
 cdef int _check(int status) except -1:
     if status == FC_ENOMEM:
         raise MemoryError("fastconv: out of memory for scratch buffers")
+    if status == FC_EPACK:
+        raise RuntimeError("fastconv: these packed weights were made for another plan "
+                           "(problem geometry, implementation, ISA level or dtype); "
+                           "nothing was computed")
     if status != FC_OK:
         raise ValueError(f"fastconv: the kernel rejected its arguments (status {status})")
     return 0
@@ -126,16 +146,145 @@ def set_num_threads(int n):
     fc_set_num_threads(n)
 
 
-def choose_algo(tuple desc, int dtype_code):
-    cdef fc_conv_desc d = _desc(desc)
-    return ALGO_NAMES[fc_conv_choose_algo(&d, dtype_code)]
+cdef class Plan:
+    """Every decision about one convolution, made once in C (fc_conv_plan):
+    the algorithm family, the implementation in it, how the input reaches
+    it, the ISA level and the packed layout's key."""
+    cdef fc_plan p
+    cdef readonly tuple desc
+
+    @property
+    def algorithm(self):
+        return ALGO_NAMES[self.p.algo]
+
+    @property
+    def implementation(self):
+        return fc_impl_name(self.p.impl).decode()
+
+    @property
+    def isa(self):
+        return ISA_NAMES[self.p.isa]
+
+    @property
+    def dtype(self):
+        return "float64" if self.p.dtype == FC_F64 else "float32"
+
+    @property
+    def input_prep(self):
+        return fc_prep_name(self.p.prep).decode()
+
+    @property
+    def packs(self):
+        """True: the weights are packed for it; False: it reads them as given."""
+        return bool(self.p.packs)
+
+    @property
+    def key(self):
+        """Names the packed layout: plans of one key share packed weights."""
+        return self.p.key
+
+    @property
+    def variant(self):
+        return self.p.variant
+
+    @property
+    def nonfinite_weights(self):
+        return bool(self.p.flags & FC_PLAN_NONFINITE)
+
+    @property
+    def reason(self):
+        return fc_why_text(self.p.why).decode()
+
+    @property
+    def run_shape(self):
+        """(C_in, C_out, groups, kernel, input size, padding) of the problem the
+        implementation runs, after the input's preparation."""
+        r = self.p.run
+        return (r.C_in, r.C_out, r.groups, tuple(r.k), tuple(r.in_), tuple(r.pad0), tuple(r.pad1))
+
+    @property
+    def packed_nbytes(self):
+        return fc_plan_packed_size(&self.p) if self.p.packs else 0
+
+    def as_dict(self):
+        return {"algorithm": self.algorithm, "implementation": self.implementation,
+                "isa": self.isa, "dtype": self.dtype, "input_prep": self.input_prep,
+                "packs": self.packs, "packed_nbytes": self.packed_nbytes,
+                "nonfinite_weights": self.nonfinite_weights, "variant": self.variant,
+                "key": f"{self.key:016x}", "reason": self.reason}
+
+    def __repr__(self):
+        d = self.as_dict()
+        return "Plan(" + ", ".join(f"{k}={v!r}" for k, v in d.items()) + ")"
+
+    def __str__(self):
+        return (f"{self.algorithm} -> {self.implementation} on {self.isa} ({self.dtype}), "
+                f"input: {self.input_prep}, weights: "
+                f"{'packed, ' + str(self.packed_nbytes) + ' bytes' if self.packs else 'as given'}"
+                f"{', non-finite weights: padding computed' if self.nonfinite_weights else ''}; "
+                f"why: {self.reason}")
 
 
-def pack_variant(tuple desc, int algo, int dtype_code):
-    """What else than the weights a packing for algo depends on (Winograd: its
-    tile size, chosen from the problem size); 0 when nothing."""
+def plan(tuple desc, int algo, int dtype_code, isa=None, bint oneshot=False,
+         bint nonfinite=False):
+    """The plan for a convolution (isa: a level name, or None for the one in force)."""
+    cdef Plan pl = Plan.__new__(Plan)
     cdef fc_conv_desc d = _desc(desc)
-    return fc_conv_pack_variant(&d, dtype_code, algo)
+    cdef int lv = -1 if isa is None else ISA_NAMES.index(isa)
+    cdef int flags = (FC_PLAN_ONESHOT if oneshot else 0) | (FC_PLAN_NONFINITE if nonfinite else 0)
+    if fc_conv_plan(&d, dtype_code, algo, lv, flags, &pl.p) != FC_OK:
+        raise ValueError(f"fastconv: algorithm {ALGO_NAMES[algo]!r} cannot run this problem")
+    pl.desc = desc
+    return pl
+
+
+def algo_ok(tuple desc, int algo):
+    cdef fc_conv_desc d = _desc(desc)
+    return bool(fc_conv_algo_ok(&d, algo))
+
+
+def all_finite(w):
+    """True if the float array w (C-contiguous) holds no NaN and no Inf."""
+    cdef void *p = _ptr(w)
+    cdef int dt = _dt(w), r
+    cdef int64_t n = w.size
+    with nogil:
+        r = fc_all_finite(dt, p, n)
+    return bool(r)
+
+
+def plan_pack(Plan pl, w):
+    """The weights packed for this plan (the key is in the header)."""
+    packed = np.empty(fc_plan_packed_size(&pl.p), dtype=np.uint8)
+    cdef void *p[2]
+    cdef int st
+    _ptrs((w, packed), p)
+    with nogil:
+        st = fc_plan_pack(&pl.p, p[0], p[1])
+    _check(st)
+    return packed
+
+
+def plan_run(Plan pl, x, w, b, y):
+    """Run on the weights as given."""
+    cdef void *p[4]
+    cdef int st
+    _ptrs((x, w, b, y), p)
+    with nogil:
+        st = fc_plan_run(&pl.p, p[0], p[1], p[2], p[3])
+    _check(st)
+    return y
+
+
+def plan_run_packed(Plan pl, x, packed, b, y):
+    """Run on weights packed for a plan of the same key (else RuntimeError)."""
+    cdef void *p[4]
+    cdef int st
+    _ptrs((x, packed, b, y), p)
+    with nogil:
+        st = fc_plan_run_packed(&pl.p, p[0], p[1], p[2], p[3])
+    _check(st)
+    return y
 
 
 def release_scratch():

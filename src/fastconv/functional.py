@@ -9,7 +9,7 @@ from . import _args, _core
 from ._args import ACTIVATIONS, check_out, conv_spec, conv_transpose_spec
 
 __all__ = [
-    "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+    "conv_plan", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
     "depthwise_conv2d", "pointwise_conv2d", "separable_conv2d", "depthwise_separable_conv2d",
     "involution2d", "max_pool2d", "max_unpool2d",
 ]
@@ -56,6 +56,22 @@ def _conv(nd, x, weight, bias, stride, padding, dilation, groups, padding_mode, 
         return y
     _core.conv(spec.c_desc(), spec.algorithm, xb, w, b, yb)
     return y
+
+
+def conv_plan(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
+              padding_mode="zeros", algorithm="auto", activation=None):
+    """The plan that ``conv1d``/``conv2d``/``conv3d`` (by ``weight.ndim``) run
+    with these arguments: algorithm, implementation, input preparation, ISA
+    level, packed layout and the reason for the choice.  ``print()`` it."""
+    nd = np.ndim(weight) - 2
+    if nd not in (1, 2, 3):
+        raise ValueError(f"weight must have 3, 4 or 5 dims, got shape {np.shape(weight)}")
+    spec, _, w, _ = conv_spec(nd, x, weight, bias, stride, padding, dilation, groups,
+                              padding_mode, algorithm, activation)
+    if spec.empty or spec.C_in == 0:
+        return None
+    return _core.plan(spec.c_desc(), spec.algorithm, int(spec.dtype.itemsize == 8),
+                      oneshot=True, nonfinite=not _core.all_finite(w))
 
 
 def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,

@@ -6,6 +6,9 @@ import threading
 import numpy as np
 
 from . import _args, _core
+
+_MAX_PACKS = 8     # packed layouts a layer keeps (one per plan key)
+_MAX_PLANS = 64    # plans a layer keeps (one per input geometry and ISA level)
 from .functional import _conv, _conv_transpose, _result
 
 __all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
@@ -23,17 +26,22 @@ class _Layer:
             if a is not None:
                 a.setflags(write=False)
         self.weight, self.bias = w, b
-        self._packs = {}
-        self._plans = {}        # (desc, isa, algorithm, dtype) -> (algorithm, packing variant)
+        self._finite = _core.all_finite(w)   # decided once: NaN/Inf weights compute the padding
+        self._packs = {}        # plan key -> packed weights
+        self._plans = {}        # (desc, isa, algorithm) -> the C plan
         self._lock = threading.Lock()
 
     def _packed(self, key, pack):
-        """The packing for key, made once (pack() runs under the lock)."""
+        """The packing for key, made once (pack() runs under the lock).  At most
+        _MAX_PACKS are kept: a layer called on many shapes whose plans differ
+        in their packed layout repacks rather than growing without bound."""
         p = self._packs.get(key)
         if p is None:
             with self._lock:
                 p = self._packs.get(key)
                 if p is None:
+                    if len(self._packs) >= _MAX_PACKS:
+                        self._packs.pop(next(iter(self._packs)))
                     p = self._packs[key] = pack()
         return p
 
@@ -66,26 +74,46 @@ class _ConvNd(_Layer):
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
         self.padding_mode, self.algorithm, self.activation = padding_mode, algorithm, activation
 
+    def _spec(self, x):
+        return _args.conv_spec(self._nd, x, self.weight, self.bias, self.stride, self.padding,
+                               self.dilation, self.groups, self.padding_mode, self.algorithm,
+                               self.activation)
+
+    def _plan_for(self, spec):
+        """The C plan for this input geometry at the ISA level in force (made once)."""
+        desc, isa = spec.c_desc(), _core.get_isa()
+        pl = self._plans.get((desc, isa, spec.algorithm))
+        if pl is None:
+            pl = _core.plan(desc, spec.algorithm, int(spec.dtype.itemsize == 8),
+                            nonfinite=not self._finite)
+            if len(self._plans) >= _MAX_PLANS:
+                self._plans.clear()
+            self._plans[(desc, isa, spec.algorithm)] = pl
+        return pl
+
+    def plan(self, x):
+        """What this layer runs on input x (an array, or its shape): the
+        algorithm, the implementation, the input's preparation, the ISA level,
+        whether the weights are packed, and why.  ``print(layer.plan(x))``."""
+        if isinstance(x, tuple) and all(isinstance(v, int) for v in x):
+            x = np.empty(x, self.weight.dtype)
+        spec = self._spec(x)[0]
+        if spec.empty or spec.C_in == 0:
+            return None
+        return self._plan_for(spec)
+
     def __call__(self, x, *, out=None):
-        spec, xb, w, b = _args.conv_spec(self._nd, x, self.weight, self.bias, self.stride,
-                                         self.padding, self.dilation, self.groups,
-                                         self.padding_mode, self.algorithm, self.activation)
+        spec, xb, w, b = self._spec(x)
         if spec.empty or spec.C_in == 0:
             return _conv(self._nd, x, w, b, self.stride, self.padding, self.dilation,
                          self.groups, self.padding_mode, self.algorithm, self.activation, out)
         y, yb = _result(spec, out, x)
-        desc, isa = spec.c_desc(), _core.get_isa()
-        plan = self._plans.get((desc, isa, spec.algorithm, spec.dtype))
-        if plan is None:        # the algorithm and packing for this input shape
-            f64 = int(spec.dtype.itemsize == 8)
-            algo = spec.algorithm or _args.ALGORITHMS[_core.choose_algo(desc, f64)]
-            plan = (algo, _core.pack_variant(desc, algo, f64))
-            if len(self._plans) >= 64:
-                self._plans.clear()
-            self._plans[(desc, isa, spec.algorithm, spec.dtype)] = plan
-        algo, variant = plan
-        packed = self._packed((algo, isa, variant), lambda: _core.conv_pack(desc, algo, w))
-        _core.conv_packed(desc, algo, xb, packed, b, yb)
+        pl = self._plan_for(spec)
+        if pl.packs:
+            packed = self._packed(pl.key, lambda: _core.plan_pack(pl, w))
+            _core.plan_run_packed(pl, xb, packed, b, yb)
+        else:
+            _core.plan_run(pl, xb, w, b, yb)
         return y
 
 

@@ -10,4 +10,5 @@
  * the tiles of the plane use them.  1x1 2048->512 @7, 1 thread: 0.56 of
  * ONNX Runtime with 2048-channel blocks, 0.80 with 128. */
 #define FC_DPW_CB 8192
+#define FC_ISA_ID FC_ISA_AVX2
 #include "conv_direct_kernel.inc"

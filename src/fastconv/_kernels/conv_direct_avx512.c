@@ -5,4 +5,5 @@
 #define FC_VBYTES 64
 #define FC_DMRP 12
 #define FC_DNRV 2
+#define FC_ISA_ID FC_ISA_AVX512
 #include "conv_direct_kernel.inc"

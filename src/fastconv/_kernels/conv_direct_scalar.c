@@ -5,4 +5,5 @@
 #define FC_VBYTES 16
 #define FC_DMRP 4
 #define FC_DNRV 2
+#define FC_ISA_ID FC_ISA_SCALAR
 #include "conv_direct_kernel.inc"

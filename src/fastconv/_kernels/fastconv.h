@@ -14,7 +14,9 @@
 extern "C" {
 #endif
 
-typedef enum { FC_OK = 0, FC_ENOMEM = 1, FC_EINVAL = 2 } fc_status;
+/* FC_EPACK: packed weights made for another plan (another problem geometry,
+ * implementation, ISA level or dtype): refused, never computed with. */
+typedef enum { FC_OK = 0, FC_ENOMEM = 1, FC_EINVAL = 2, FC_EPACK = 3 } fc_status;
 typedef enum { FC_F32 = 0, FC_F64 = 1 } fc_dtype;
 typedef enum {
     FC_PAD_ZEROS = 0, FC_PAD_REFLECT = 1, FC_PAD_REPLICATE = 2, FC_PAD_CIRCULAR = 3
@@ -51,18 +53,75 @@ void fc_set_num_threads(int n);
  * Padding modes other than zeros are applied through a padded copy. */
 int fc_conv(const fc_conv_desc *d, int dtype, int algo,
             const void *x, const void *w, const void *b, void *y);
-/* Which algorithm FC_ALGO_AUTO chooses for packed weights (layer objects;
- * fc_conv, which packs per call, may choose otherwise: never FC_ALGO_AUTO). */
-int fc_conv_choose_algo(const fc_conv_desc *d, int dtype);
 /* 1 if algo can run this problem. */
 int fc_conv_algo_ok(const fc_conv_desc *d, int algo);
-/* What a packing for algo depends on besides the weights (Winograd: its
- * tile size m, chosen from the problem size at packing); 0 when nothing. */
-int fc_conv_pack_variant(const fc_conv_desc *d, int dtype, int algo);
 
-/* Packed weights for layer objects: pack once, run many times.
- * The packed size depends on the ISA level in force at pack time; the
- * pack records that level and fc_conv_packed repacks nothing. */
+/* ---- plans ----
+ * A plan is every decision about one convolution, made once: the algorithm
+ * family (for FC_ALGO_AUTO, chosen here and nowhere else), the
+ * implementation in it, how the input reaches that implementation (as it
+ * is, a padded copy, its pixels gathered), the problem the implementation
+ * then runs, the ISA level's kernel tables and the layout of the packed
+ * weights, named by `key`.  Packing and running only consume a plan.
+ * Packed weights carry the key of the plan they were made for; a run with
+ * a plan of another key returns FC_EPACK and computes nothing. */
+typedef enum {
+    FC_IMPL_REF = 0,        /* scalar loops on the weights as given */
+    FC_IMPL_DW_PLANES,      /* depthwise: zero-padded phase planes, SIMD over pixels */
+    FC_IMPL_DW_INPLACE,     /* depthwise 3x3-ish, stride 1, rows read in place */
+    FC_IMPL_DW_BLOCKED,     /* depthwise: channels in the vector */
+    FC_IMPL_GROUPED,        /* few output channels per group: pixels in the vector */
+    FC_IMPL_POINTWISE,      /* 1x1 of one group: pixels in the vector, weights as given */
+    FC_IMPL_DIRECT,         /* direct tiles: output channels in the vector, packed weights */
+    FC_IMPL_GEMM,           /* implicit GEMM: im2col panels packed on the fly */
+    FC_IMPL_WINOGRAD,       /* Winograd F(2x2)/F(4x4, 3x3) on the GEMM panels */
+    FC_IMPL_WINOGRAD_CV,    /* Winograd in the channel-vector layout (grouped) */
+    FC_IMPL_COUNT
+} fc_impl;
+typedef enum {
+    FC_PREP_NONE = 0,       /* the input as it is */
+    FC_PREP_PAD = 1,        /* a padded copy (padding modes; zeros for non-finite weights) */
+    FC_PREP_GATHER = 2,     /* pixels gathered into C_in x taps channels of a 1x1 layer */
+    FC_PREP_PAD_GATHER = 3  /* both: padded, then gathered */
+} fc_prep;
+/* flags of fc_conv_plan */
+#define FC_PLAN_ONESHOT 1     /* weights used once (functional call): packing counts as cost */
+#define FC_PLAN_NONFINITE 2   /* the weights hold a NaN or Inf: padding taps are computed, not skipped */
+/* why the family was chosen */
+typedef enum {
+    FC_WHY_FORCED = 0, FC_WHY_WINOGRAD_CV, FC_WHY_WINOGRAD_GAIN, FC_WHY_FEW_PRODUCTS,
+    FC_WHY_POINTWISE, FC_WHY_GROUPED, FC_WHY_DIRECT_PAYS, FC_WHY_GEMM, FC_WHY_COUNT
+} fc_why;
+typedef struct fc_plan {
+    fc_conv_desc desc;      /* the call's problem */
+    fc_conv_desc run;       /* the problem the implementation runs (after prep) */
+    int dtype, isa, flags;
+    int algo;               /* the family: FC_ALGO_DIRECT, _GEMM or _WINOGRAD */
+    int why;                /* fc_why */
+    int impl;               /* fc_impl */
+    int prep;               /* fc_prep */
+    int packs;              /* 1: packed weights (fc_plan_pack); 0: the weights as given */
+    int variant;            /* Winograd's tile m (2, 4; 8: channel-vector layout), else 0 */
+    int64_t payload;        /* packed weights, in elements (the weights' size where packs == 0) */
+    uint64_t key;           /* names the packed layout: equal keys, interchangeable packs */
+} fc_plan;
+/* isa: an FC_ISA_* level the CPU supports, or -1 for the level in force. */
+int fc_conv_plan(const fc_conv_desc *d, int dtype, int algo, int isa, int flags, fc_plan *p);
+const char *fc_impl_name(int impl);
+const char *fc_why_text(int why);
+const char *fc_prep_name(int prep);
+/* 1 if every one of n weights is finite (no NaN, no Inf). */
+int fc_all_finite(int dtype, const void *w, int64_t n);
+/* Bytes of packed weights (a 64-byte header, then the payload). */
+size_t fc_plan_packed_size(const fc_plan *p);
+int fc_plan_pack(const fc_plan *p, const void *w, void *packed);
+/* Run on the weights as given (packed per call where the implementation packs). */
+int fc_plan_run(const fc_plan *p, const void *x, const void *w, const void *b, void *y);
+/* Run on packed weights; FC_EPACK if they were packed for another key. */
+int fc_plan_run_packed(const fc_plan *p, const void *x, const void *packed, const void *b, void *y);
+
+/* The same through a descriptor (planned at each call, for the ISA level in
+ * force; fc_conv_packed plans for the level the weights were packed at). */
 size_t fc_conv_packed_size(const fc_conv_desc *d, int dtype, int algo);
 int fc_conv_pack(const fc_conv_desc *d, int dtype, int algo, const void *w, void *packed);
 int fc_conv_packed(const fc_conv_desc *d, int dtype, int algo,

@@ -5,4 +5,5 @@
 #define FC_NRV32 2
 #define FC_MR64 8
 #define FC_NRV64 2
+#define FC_ISA_ID FC_ISA_AVX512
 #include "gemm_kernel.inc"

@@ -6,4 +6,5 @@
 #define FC_NRV32 2
 #define FC_MR64 4
 #define FC_NRV64 2
+#define FC_ISA_ID FC_ISA_SCALAR
 #include "gemm_kernel.inc"

@@ -130,6 +130,14 @@ static inline void fc_valid_range(int64_t out, int64_t s, int64_t pad, int64_t o
     *lo = l; *hi = h;
 }
 
+/* The depth axis is no axis: one input slice, one output slice that reads
+ * it (no depth padding before it), a kernel of one slice.  Kernels written
+ * for 2-D (depthwise, grouped, channel-vector Winograd) run only these. */
+static inline int fc_depth_trivial(const fc_conv_desc *d)
+{
+    return d->in[0] == 1 && d->out[0] == 1 && d->k[0] == 1 && d->pad0[0] == 0;
+}
+
 static inline int fc_is_pointwise(const fc_conv_desc *d)
 {
     for (int i = 0; i < 3; i++)
@@ -166,10 +174,10 @@ static inline int fc_taps_apart(const fc_conv_desc *d)
  * against the inner products 1.0-1.1x, the GEMM 1.0-1.37x; batch 8
  * 0.96-1.56x. */
 #define FC_IM2COL_K 32   /* input channels x taps of a stride-1 layer taking its im2col */
-static inline int fc_pwr_runs(const fc_conv_desc *d)
+static inline int fc_pwr_runs(const fc_conv_desc *d, int isa)
 {
     if (d->groups != 1) return 0;
-    if (fc_get_isa() == FC_ISA_AVX512 && fc_vol3(d->k) > 1 && d->C_in * fc_vol3(d->k) <= FC_IM2COL_K &&
+    if (isa == FC_ISA_AVX512 && fc_vol3(d->k) > 1 && d->C_in * fc_vol3(d->k) <= FC_IM2COL_K &&
         d->stride[0] == 1 && d->stride[1] == 1 && d->stride[2] == 1)
         return 1;
     return fc_taps_apart(d);
@@ -204,7 +212,7 @@ static inline int64_t fc_wino_tiles(const fc_conv_desc *d, int64_t m)
 static inline int fc_wcv_applies(const fc_conv_desc *d)
 {
     const int64_t Cig = d->C_in / d->groups, Cog = d->C_out / d->groups;
-    return d->groups > 1 && d->in[0] == 1 && d->out[0] == 1 && Cig * Cog <= 1024;
+    return d->groups > 1 && fc_depth_trivial(d) && Cig * Cog <= 1024;
 }
 /* Elements between consecutive e-slices of Winograd's V, M and U beyond
  * their size: the a*a vectors a transform reads or writes are one slice
@@ -270,6 +278,7 @@ typedef struct fc_direct_kernel {
                    int64_t nr, float *dst);
     void (*pack64)(const double *src, int64_t lds, int64_t K, int64_t kvol, int64_t Cig, int64_t on,
                    int64_t nr, double *dst);
+    int isa;               /* the FC_ISA_* level these tiles are built for */
 } fc_direct_kernel;
 
 /* The ISA-specific Winograd tile transforms (winograd_kernel.inc) on nv
@@ -466,6 +475,10 @@ typedef struct fc_gemm_kernel {
     const fc_pwd_kernel *pwd;         /* and its pointwise tiles on raw weights */
     const fc_pwr_kernel *pwr;         /* and those with the pixels in the vector */
     const fc_convt_kernel *convt;     /* and the transposed convolution's pack and store */
+    int isa;                          /* the FC_ISA_* level of every table here */
+    /* 1 if w[0..n) holds no NaN and no Inf */
+    int (*finite32)(const float *w, int64_t n);
+    int (*finite64)(const double *w, int64_t n);
 } fc_gemm_kernel;
 
 const fc_gemm_kernel *fc_gemm_kernel_get(void);       /* the ISA level in force */
