@@ -46,7 +46,7 @@ def openmp_flags():
         # /openmp (OpenMP 2.0, runtime vcomp140.dll of the Visual C++
         # redistributable), not /openmp:llvm: that one's libomp140 DLL is not
         # redistributable.  The kernels keep to what 2.0 accepts (signed loop
-        # indices declared before the loop, no atomic write: internal.h).
+        # indices declared before the loop, no atomic write: common.h).
         return ["/openmp"], []
     if sys.platform == "darwin":
         prefix = os.environ.get("LIBOMP_PREFIX") or (
@@ -75,41 +75,38 @@ else:
 BASE += OMP_CFLAGS + os.environ.get("FASTCONV_CFLAGS", "").split()
 
 
+INCLUDE = [KDIR, f"{KDIR}/include"]
+
+
 def lib(name, sources, simd_flags=()):
     return (name, {"sources": [f"{KDIR}/{s}" for s in sources],
-                   "include_dirs": [KDIR],
+                   "include_dirs": INCLUDE,
                    "cflags": BASE + list(simd_flags)})
 
 
-# Kernel families with one source per ISA level: <family>_<isa>.c, each the
-# same template compiled with that level's flags.  Adding a family is one name.
-FAMILIES = ["gemm", "conv_direct"]
-
-
-def isa_sources(isa):
-    return [f"{fam}_{isa}.c" for fam in FAMILIES]
-
+# The kernel tree (docs/DESIGN.md): api/ and plan/ and impl/ and runtime/
+# are built for the baseline; each ISA level is one translation unit,
+# isa/<level>.c (its tuning table and every microkernel), built with that
+# level's flags and nothing else.  A new level is a line here.
+BASELINE = ["api/api.c", "impl/pad.c", "runtime/cpu.c", "runtime/threads.c",
+            "runtime/scratch.c", "isa/vec128.c"]
+if MSVC:
+    # /fp:contract (VS 2022): a*b+c may become an FMA, as -ffp-contract=fast below
+    LEVELS = {"avx2": ["/arch:AVX2", "/fp:contract"], "avx512": ["/arch:AVX512", "/fp:contract"]}
+else:
+    LEVELS = {"avx2": ["-mavx2", "-mfma", "-ffp-contract=fast"],
+              "avx512": ["-mavx512f", "-mavx512vl", "-mavx512bw", "-mavx512dq", "-mavx2", "-mfma",
+                         "-ffp-contract=fast"]}
 
 # The baseline library gets no -m flags: it must run on any CPU of the architecture.
-libraries = [lib("fc_kernels", ["conv_ops.c", "dispatch.c", "pack.c"] + isa_sources("scalar"))]
+libraries = [lib("fc_kernels", BASELINE)]
 if X86:
-    if MSVC:
-        # /fp:contract (VS 2022): a*b+c may become an FMA, as -ffp-contract=fast below
-        contract = ["/fp:contract"]
-        libraries += [lib("fc_avx2", isa_sources("avx2"), ["/arch:AVX2"] + contract),
-                      lib("fc_avx512", isa_sources("avx512"), ["/arch:AVX512"] + contract)]
-    else:
-        contract = ["-ffp-contract=fast"]
-        libraries += [
-            lib("fc_avx2", isa_sources("avx2"), ["-mavx2", "-mfma"] + contract),
-            lib("fc_avx512", isa_sources("avx512"),
-                ["-mavx512f", "-mavx512vl", "-mavx512bw", "-mavx512dq", "-mavx2", "-mfma"] + contract),
-        ]
+    libraries += [lib(f"fc_{name}", [f"isa/{name}.c"], flags) for name, flags in LEVELS.items()]
 
 ext = Extension(
     "fastconv._core",
     sources=["src/fastconv/_core.pyx"],
-    include_dirs=[KDIR, np.get_include()],
+    include_dirs=INCLUDE + [np.get_include()],
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     extra_compile_args=(["/O2"] if MSVC else ["-O2"]) + OMP_CFLAGS
     + os.environ.get("FASTCONV_CFLAGS", "").split(),

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One wheel must serve every CPU of the architecture: only the per-ISA kernel
-# files (*_avx2.c, *_avx512.c) may be compiled with -m flags.  This checks the
+# files (isa/avx2.c, isa/avx512.c) may be compiled with -m flags.  This checks the
 # objects of a build: the baseline ones (everything else) must hold no
 # AVX/AVX-512 instruction (no ymm/zmm register, no VEX-encoded instruction),
 # and the AVX2 ones must (else the flags did not reach them).
@@ -30,8 +30,8 @@ for o in "${objs[@]}"; do
     name=$(basename "$o")
     printf "%-28s %8d %8d %8d" "$name" "$ymm" "$zmm" "$vex"
     case "$name" in
-        *_avx512.o) echo "  (AVX-512 kernels: allowed)";;
-        *_avx2.o)   if [ "$ymm" -eq 0 ]; then echo "  NO AVX2 CODE?"; bad=1; else echo "  (AVX2 kernels: allowed)"; fi;;
+        avx512.o) echo "  (AVX-512 kernels: allowed)";;
+        avx2.o)   if [ "$ymm" -eq 0 ]; then echo "  NO AVX2 CODE?"; bad=1; else echo "  (AVX2 kernels: allowed)"; fi;;
         *)          if [ $((ymm + zmm + vex)) -ne 0 ]; then echo "  BASELINE HAS AVX"; bad=1; else echo "  baseline: ok"; fi;;
     esac
 done

@@ -8,7 +8,7 @@
 #   1. gcc -std=c11 -pedantic -Wvla -DFC_FORCE_PORTABLE: the plain-C paths, no
 #      VLA (MSVC has none), no GNU extension outside the FC_GNUC guards;
 #   2. clang --target=x86_64-pc-windows-msvc (if clang is installed; Debian's
-#      clang package): MSVC's predefined macros, so its branches (dispatch.c's
+#      clang package): MSVC's predefined macros, so its branches (runtime/cpu.c's
 #      __cpuidex/_xgetbv/_InterlockedExchange, FC_PRAGMA's __pragma) compile;
 #      the CRT headers are minimal stand-ins written here.
 # What only a real MSVC finds (the rest of its OpenMP 2.0 front end, its C11
@@ -16,7 +16,8 @@
 #   usage: scripts/msvc_check.sh        (a few seconds; exit 1 on any diagnostic)
 set -euo pipefail
 cd "$(dirname "$0")/../src/fastconv/_kernels"
-TUS="conv_ops dispatch pack gemm_scalar conv_direct_scalar gemm_avx2 conv_direct_avx2 gemm_avx512 conv_direct_avx512"
+TUS="api/api impl/pad runtime/cpu runtime/threads runtime/scratch isa/vec128 isa/avx2 isa/avx512"
+INC="-I. -Iinclude"
 isa_flags() {
     case $1 in
     *avx2) echo "-mavx2 -mfma" ;;
@@ -27,7 +28,7 @@ isa_flags() {
 fail=0
 # 0. MSVC's /openmp is OpenMP 2.0 and its C front end is stricter than GCC's
 #    or clang's, which accept all of this: flag what it rejects.
-python3 - *.c *.h *.inc <<'PY' || fail=1
+python3 - */*.c */*.h */*.inc *.h <<'PY' || fail=1
 import re, sys
 ok_words = {"omp", "parallel", "for", "sections", "section", "single", "master", "critical",
             "barrier", "atomic", "flush", "ordered", "threadprivate", "private", "firstprivate",
@@ -68,7 +69,7 @@ run() {   # run a compiler; any output is a failure
 }
 for tu in $TUS; do
     run gcc -std=c11 -pedantic -Wall -Wextra -Wvla -Werror -fopenmp -DFC_FORCE_PORTABLE \
-        $(isa_flags "$tu") -fsyntax-only "$tu.c"
+        $INC $(isa_flags "$tu") -fsyntax-only "$tu.c"
 done
 echo "gcc -pedantic -DFC_FORCE_PORTABLE: $([ $fail = 0 ] && echo clean || echo FAILED)"
 
@@ -102,7 +103,7 @@ for tu in $TUS; do
     run "$CLANG" --target=x86_64-pc-windows-msvc -fms-compatibility -fms-extensions \
         -fms-compatibility-version=19.40 -ffreestanding -isystem "$stub" -std=c11 -pedantic \
         -Wall -Wextra -Wvla -Wno-builtin-macro-redefined -fopenmp -U__clang__ -DFC_FORCE_PORTABLE -mxsave \
-        $base $(isa_flags "$tu") -fsyntax-only "$tu.c"
+        $INC $base $(isa_flags "$tu") -fsyntax-only "$tu.c"
 done
 echo "$(basename "$CLANG") --target=x86_64-pc-windows-msvc: $([ $fail = "$before" ] && echo clean || echo FAILED)"
 exit $fail

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Dispatch safety: run the test suite on emulated CPUs with qemu-user (Debian's
 # qemu-user package: apt-get install -y qemu-user), one run per CPU model:
-#   Nehalem  no AVX at all: the portable (scalar) kernels must be chosen and pass,
+#   Nehalem  no AVX at all: the portable (vec128) kernels must be chosen and pass,
 #            so no AVX instruction may run outside the per-ISA kernel files
 #   Haswell  AVX2+FMA, no AVX-512: the avx2 kernels must be chosen and pass
 # qemu-user emulates the python binary itself, so every library in the process
@@ -34,7 +34,7 @@ cd "${TMPDIR:-/tmp}"
 # qemu warns once per CPUID feature its TCG lacks (pcid, x2apic, ...): noise
 quiet() { grep -v "TCG doesn't support requested feature" >&2 || true; }
 status=0
-declare -A want=([Nehalem]=scalar [Westmere]=scalar [SandyBridge]=scalar [IvyBridge]=scalar
+declare -A want=([Nehalem]=vec128 [Westmere]=vec128 [SandyBridge]=vec128 [IvyBridge]=vec128
                  [Haswell]=avx2 [Broadwell]=avx2 [Skylake-Client]=avx2)
 summary=()
 for cpu in $CPUS; do

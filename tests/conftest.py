@@ -34,7 +34,7 @@ try:
 except ImportError:  # pragma: no cover
     pass
 
-ALL_ISAS = ("scalar", "avx2", "avx512")
+ALL_ISAS = ("vec128", "avx2", "avx512")
 
 
 @pytest.fixture(params=ALL_ISAS)

@@ -32,11 +32,11 @@ def test_isa_reason_follows_the_level(monkeypatch):
             assert "AVX-512" in reason
     previous = _core.get_isa()
     try:
-        _core.set_isa("scalar")
-        if best != "scalar":
+        _core.set_isa("vec128")
+        if best != "vec128":
             assert "set_isa" in _config.config()["isa_reason"]
-            monkeypatch.setenv("FASTCONV_ISA", "scalar")
-            assert "forced by FASTCONV_ISA=scalar" in _config.config()["isa_reason"]
+            monkeypatch.setenv("FASTCONV_ISA", "vec128")
+            assert "forced by FASTCONV_ISA=vec128" in _config.config()["isa_reason"]
     finally:
         _core.set_isa(previous)
 

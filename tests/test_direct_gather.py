@@ -1,4 +1,4 @@
-"""Direct convolution on narrow rows by tiles gathered across rows (conv_direct_ops.inc):
+"""Direct convolution on narrow rows by tiles gathered across rows (impl/direct.inc):
 every ISA level against the float64 oracle.
 
 Where the row tiles of the direct path would average 4 pixels or fewer (rows of up to

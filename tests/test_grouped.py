@@ -1,9 +1,9 @@
-"""Grouped convolution with few channels per group (grp_ops.inc: output pixels in
+"""Grouped convolution with few channels per group (impl/grouped.inc: output pixels in
 the vector, 4 output channels per tile): every ISA level against the float64 oracle.
 
 FC_ALGO_DIRECT takes that kernel for 1-D and 2-D problems with at least 2 input
 channels per group and few output channels per group (fewer than 4, or at most
-half the direct tile: 8 for AVX2 float32, 4 for float64 and for the scalar
+half the direct tile: 8 for AVX2 float32, 4 for float64 and for the vec128
 level), and auto for grouped ones.  The shapes reach: output-channel tiles of
 1-4 (partial last tiles), tiles of 1 to 3 (AVX2) / 6 (AVX-512) vectors and
 planes shorter than one vector, stride and dilation (phase planes), zero and

@@ -148,7 +148,7 @@ def test_involution2d_nonfinite(isa, dtype, rng):
 
 
 # ---------------------------------------------------------------- the SIMD kernel
-# Shapes aimed at the SIMD kernel's edges (inv_ops.inc): channels per group
+# Shapes aimed at the SIMD kernel's edges (impl/involution.inc): channels per group
 # below, at and above one channel block (12 on AVX2, 16 on AVX-512) and not a
 # multiple of anything; output widths around the vector widths (2, 4, 8, 16
 # lanes); strides 1, 2 (the even/odd split) and 3, per axis; dilation; row

@@ -1,12 +1,12 @@
 """Pointwise layers (1x1 taps, no padding, one group) with the pixels in the vector on the
-weights as given (pwr_ops.inc): every ISA level against the float64 oracle.
+weights as given (impl/pointwise.inc): every ISA level against the float64 oracle.
 
 FC_ALGO_DIRECT (and auto) takes that kernel for every such layer, 1-D, 2-D and 3-D, the
 functional call and the layer object alike (a strided one on its subsampled pixels). A
 work item runs groups of mr output channels (8 on AVX-512, else 4) over tiles of 1-3
 vectors of pixels in chunks of 512 input channels, the pixels in blocks where a chunk of
 the image passes 256 KiB; the pixels past the last whole vector (VL = 16/8/4 floats,
-8/4/2 doubles) are inner products over the input channels (pwd_kernel.inc: tiles of 1-4
+8/4/2 doubles) are inner products over the input channels (ukernels/pointwise_dot.inc: tiles of 1-4
 output channels x 1-5 pixels, lanes summed, channels past the last whole vector one by
 one). The shapes reach every tile width and remainder for each VL, partial row groups,
 several chunks with a partial last one, several pixel blocks, planes narrower than one

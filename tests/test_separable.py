@@ -1,4 +1,4 @@
-"""The SIMD separable filter (sep_ops.inc / sep_kernel.inc) on every ISA level.
+"""The SIMD separable filter (impl/separable.inc / ukernels/separable.inc) on every ISA level.
 
 test_special.py covers the API of separable_conv2d; these shapes reach every
 branch of the fused driver and of the 1-D loop, against the float64 oracle

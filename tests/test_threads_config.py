@@ -53,7 +53,7 @@ def test_supported_isas_and_set_isa():
     from fastconv import _core
 
     isas = list(_core.supported_isas())
-    assert "scalar" in isas and set(isas) <= {"scalar", "avx2", "avx512"}
+    assert "vec128" in isas and set(isas) <= {"vec128", "avx2", "avx512"}
     prev = _core.get_isa()
     assert prev in isas
     try:

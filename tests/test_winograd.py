@@ -104,7 +104,7 @@ def test_layer_repacks_for_the_tile_size(isa, rng):
     desc_big = fastconv._args.conv_spec(2, np.zeros((9, 20, 7, 7), np.float32), w, None,
                                         1, 1, 1, 1, "zeros", "winograd", None)[0].c_desc()
     wino = fastconv._args.ALGORITHMS["winograd"]
-    if isa != "scalar":   # the scalar panel (8 tiles) holds 7x7's four 4x4 tiles well
+    if isa != "vec128":   # the vec128 panel (8 tiles) holds 7x7's four 4x4 tiles well
         assert _core.plan(desc_small, wino, 0).variant == 2
     assert _core.plan(desc_big, wino, 0).variant == 4
 
@@ -119,8 +119,8 @@ def _algo(N, C, H, dtype=np.float32):
 @pytest.mark.parametrize("N,C,H", [(1, 128, 28), (1, 256, 14), (1, 64, 56), (8, 512, 7),
                                    (1, 128, 112)])
 def test_auto_picks_winograd_on_big_3x3_layers(isa, N, C, H):
-    if isa == "scalar":
-        pytest.skip("the rule is fitted for the SIMD levels")
+    if isa == "vec128":
+        pytest.skip("the rule is fitted for the AVX levels")
     assert _algo(N, C, H) == "winograd"
 
 
@@ -211,8 +211,8 @@ def _algo_grouped(C, H, G, dtype=np.float32):
 
 @pytest.mark.parametrize("C,H,G", [(512, 14, 32), (256, 28, 32), (128, 28, 8)])
 def test_auto_picks_winograd_on_grouped_layers(isa, C, H, G):
-    if isa == "scalar":
-        pytest.skip("the rule is fitted for the SIMD levels")
+    if isa == "vec128":
+        pytest.skip("the rule is fitted for the AVX levels")
     if isa == "avx512" and C // G < 16:
         pytest.skip("8 channels fill half an AVX-512 vector")
     assert _algo_grouped(C, H, G) == "winograd"

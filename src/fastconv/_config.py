@@ -7,7 +7,7 @@ import sys
 
 from . import _args, _core
 
-MAX_THREADS = 4096      # FC_MAX_THREADS in dispatch.c
+MAX_THREADS = 4096      # FC_MAX_THREADS in runtime/cpu.c
 
 
 def get_num_threads() -> int:
@@ -40,7 +40,7 @@ _FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512dq", "avx512bw", "av
 
 def _cpuinfo_flags() -> list[str] | None:
     """The relevant flags /proc/cpuinfo lists (None where there is none).  Only
-    informative: the kernels are chosen by CPUID and XGETBV in dispatch.c, and
+    informative: the kernels are chosen by CPUID and XGETBV in runtime/cpu.c, and
     an emulator (qemu-user) passes the host's /proc/cpuinfo through."""
     try:
         with open("/proc/cpuinfo") as f:
@@ -91,8 +91,8 @@ def _isa_reason(level: str, supported: list[str]) -> str:
     flags = _cpuinfo_flags()
     if flags is not None:
         listed = ("avx512" if {"avx512f", "avx512dq", "avx512bw", "avx512vl"} <= set(flags)
-                  else "avx2" if {"avx2", "fma"} <= set(flags) else "scalar")
-        order = ("scalar", "avx2", "avx512")
+                  else "avx2" if {"avx2", "fma"} <= set(flags) else "vec128")
+        order = ("vec128", "avx2", "avx512")
         if order.index(listed) > order.index(best):
             why += (f" (CPUID says so, although /proc/cpuinfo lists {listed}: an emulator "
                     f"such as qemu-user or a hypervisor hides it)")

@@ -42,6 +42,8 @@ cdef extern from "fastconv.h" nogil:
                            void *y)
     int fc_conv_algo_ok(const fc_conv_desc *d, int algo)
     int fc_isa_supported(int isa)
+    const char *fc_isa_name(int isa)
+    int FC_ISA_COUNT
     int fc_get_isa()
     int fc_set_isa(int isa)
     int fc_openmp_enabled()
@@ -72,7 +74,8 @@ cdef extern from "fastconv.h" nogil:
     int fc_max_unpool(int64_t NC, int64_t in_plane, int64_t out_plane, int dtype,
                       const void *x, const int64_t *idx, void *y)
 
-ISA_NAMES = ("scalar", "avx2", "avx512")
+ISA_NAMES = tuple(fc_isa_name(i).decode() for i in range(FC_ISA_COUNT))
+ISA_ALIASES = {"scalar": "vec128"}   # the baseline's former name (it runs 128-bit vectors)
 ALGO_NAMES = ("auto", "direct", "gemm", "winograd")
 
 
@@ -127,6 +130,7 @@ def get_isa():
 
 
 def set_isa(name):
+    name = ISA_ALIASES.get(name, name)
     if name not in ISA_NAMES:
         raise ValueError(f"ISA must be one of {ISA_NAMES}, got {name!r}")
     if fc_set_isa(ISA_NAMES.index(name)) != FC_OK:

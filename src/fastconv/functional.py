@@ -15,7 +15,7 @@ __all__ = [
 ]
 
 
-_ALIGNED_BYTES = 8 << 20   # FC_PWR_STREAM_BYTES (pwr_ops.inc): outputs stored past the caches
+_ALIGNED_BYTES = 8 << 20   # FC_PWR_STREAM_BYTES (impl/pointwise.inc): outputs stored past the caches
 
 
 def _empty(shape, dtype):

@@ -1,0 +1,158 @@
+/* The C API (include/fastconv.h): every op for float32 and float64, the
+ * implementations instantiated per dtype from one templated source. */
+#include "ukernels/ukernel.h"
+#include "plan/rules.h"
+
+#define T float
+#define FC_D f32
+#define FC_B 32
+#include "api/dtype.inc"
+
+#define T double
+#define FC_D f64
+#define FC_B 64
+#include "api/dtype.inc"
+
+/* Call the f32 or f64 twin of a templated function with the same arguments. */
+#define FC_BY_DTYPE(dtype, fn, ...) \
+    ((dtype) == FC_F64 ? fn##_f64(__VA_ARGS__) : fn##_f32(__VA_ARGS__))
+
+#include "plan/plan.inc"
+
+/* ---- convolution ---- */
+
+/* A zero-padded problem whose implementation skips the taps in the padding
+ * would drop 0 x NaN: where the weights are not all finite, plan again with
+ * the padding computed (a plan made without the check never skips there
+ * when the flag was given). */
+static int fc_plan_checked(const fc_conv_desc *d, int dtype, int algo, int isa, int flags,
+                           const void *w, fc_plan *p)
+{
+    int st = fc_conv_plan(d, dtype, algo, isa, flags, p);
+    if (st != FC_OK || !FC_BY_DTYPE(dtype, plan_skips_padding, p)) return st;
+    const int64_t n = d->C_out * (d->C_in / d->groups) * fc_vol3(d->k);
+    if (fc_all_finite(dtype, w, n)) return FC_OK;
+    return fc_conv_plan(d, dtype, algo, isa, flags | FC_PLAN_NONFINITE, p);
+}
+
+int fc_conv(const fc_conv_desc *d, int dtype, int algo,
+            const void *x, const void *w, const void *b, void *y)
+{
+    fc_plan p;
+    const int st = fc_plan_checked(d, dtype, algo, -1, FC_PLAN_ONESHOT, w, &p);
+    return st != FC_OK ? st : fc_plan_run(&p, x, w, b, y);
+}
+
+size_t fc_conv_packed_size(const fc_conv_desc *d, int dtype, int algo)
+{
+    fc_plan p;
+    return fc_conv_plan(d, dtype, algo, -1, 0, &p) == FC_OK ? fc_plan_packed_size(&p) : 0;
+}
+
+/* The C API's pack: planned (and checked for non-finite weights) for the
+ * level in force; fc_conv_packed plans again at the level the header names,
+ * with the flags the header's key was made with. */
+int fc_conv_pack(const fc_conv_desc *d, int dtype, int algo, const void *w, void *packed)
+{
+    fc_plan p;
+    const int st = fc_plan_checked(d, dtype, algo, -1, 0, w, &p);
+    return st != FC_OK ? st : fc_plan_pack(&p, w, packed);
+}
+
+int fc_conv_packed(const fc_conv_desc *d, int dtype, int algo,
+                   const void *x, const void *packed, const void *b, void *y)
+{
+    fc_pack_header h;
+    memcpy(&h, packed, sizeof h);
+    if (h.magic != FC_PACK_MAGIC || !fc_isa_supported(h.isa)) return FC_EPACK;
+    fc_plan p;
+    for (int flags = 0; flags <= FC_PLAN_NONFINITE; flags += FC_PLAN_NONFINITE) {
+        const int st = fc_conv_plan(d, dtype, algo, h.isa, flags, &p);
+        if (st != FC_OK) return st;
+        if (p.key == h.key) return fc_plan_run_packed(&p, x, packed, b, y);
+    }
+    return FC_EPACK;
+}
+
+/* ---- transposed convolution ---- */
+
+int fc_conv_transpose(const fc_conv_desc *d, int dtype,
+                      const void *x, const void *w, const void *b, void *y)
+{
+    return FC_BY_DTYPE(dtype, conv_transpose_entry, d, x, w, b, y);
+}
+
+size_t fc_conv_transpose_packed_size(const fc_conv_desc *d, int dtype)
+{
+    const fc_ukernels *k = fc_ukernels_get();
+    const int64_t n = dtype == FC_F64 ? convt_payload_f64(d, k) : convt_payload_f32(d, k);
+    return FC_PACK_HDR + (size_t)n * (size_t)fc_dsize(dtype);
+}
+
+/* The transposed pack's key: its method (which depends on the weights'
+ * shape), the level and the dtype. */
+static uint64_t fc_convt_key(const fc_conv_desc *d, int dtype, int isa)
+{
+    const int64_t words[8] = {0x66637074, fc_convt_method(d), isa, dtype, d->C_in, d->C_out,
+                              d->groups, fc_vol3(d->k)};
+    return fc_hash(words, 8);
+}
+
+int fc_conv_transpose_pack(const fc_conv_desc *d, int dtype, const void *w, void *packed)
+{
+    fc_pack_header h;
+    memset(&h, 0, sizeof h);
+    h.magic = FC_PACK_MAGIC; h.isa = fc_get_isa(); h.algo = -1 - fc_convt_method(d); h.dtype = dtype;
+    h.key = fc_convt_key(d, dtype, h.isa);
+    const fc_ukernels *k = fc_ukernels_for(h.isa);
+    memcpy(packed, &h, sizeof h);
+    void *payload = (char *)packed + FC_PACK_HDR;
+    return dtype == FC_F64 ? convt_pack_any_f64(d, k, w, payload)
+                           : convt_pack_any_f32(d, k, w, payload);
+}
+
+int fc_conv_transpose_packed(const fc_conv_desc *d, int dtype, const void *x, const void *packed,
+                             const void *b, void *y)
+{
+    fc_pack_header h;
+    memcpy(&h, packed, sizeof h);
+    if (h.magic != FC_PACK_MAGIC || !fc_isa_supported(h.isa) || h.key != fc_convt_key(d, dtype, h.isa))
+        return FC_EPACK;
+    const void *payload = (const char *)packed + FC_PACK_HDR;
+    return FC_BY_DTYPE(dtype, convt_run, d, fc_ukernels_for(h.isa), x, payload, b, y);
+}
+
+/* ---- the other ops ---- */
+
+int fc_separable(const fc_conv_desc *d, int dtype, const void *x, const void *row, int rpc,
+                 const void *col, int cpc, const void *b, void *y)
+{
+    return FC_BY_DTYPE(dtype, separable_entry, d, x, row, rpc, col, cpc, b, y);
+}
+
+int fc_dwsep(const fc_conv_desc *dd, int dtype, const void *x, const void *dw, const void *db,
+             int dact, int64_t P, const void *pw, const void *pb, int pact, void *y)
+{
+    return FC_BY_DTYPE(dtype, dwsep, dd, fc_ukernels_get(), x, dw, db, dact, P, pw, pb, pact, y);
+}
+
+int fc_involution(const fc_conv_desc *d, int dtype, const void *x, const void *kernel, void *y)
+{
+    return FC_BY_DTYPE(dtype, involution_run, d, fc_ukernels_get(), x, kernel, y);
+}
+
+int fc_max_pool(const fc_conv_desc *d, int dtype, const void *x, void *y, int64_t *idx)
+{
+    return FC_BY_DTYPE(dtype, max_pool, d, x, y, idx);
+}
+
+int fc_avg_pool(const fc_conv_desc *d, int dtype, const void *x, void *y)
+{
+    return FC_BY_DTYPE(dtype, avg_pool_run, d, x, y);
+}
+
+int fc_max_unpool(int64_t NC, int64_t in_plane, int64_t out_plane, int dtype,
+                  const void *x, const int64_t *idx, void *y)
+{
+    return FC_BY_DTYPE(dtype, max_unpool, NC, in_plane, out_plane, x, idx, y);
+}

@@ -1,0 +1,39 @@
+/* The input preparation FC_PREP_PAD: a padded copy (any element type). */
+#include "common.h"
+
+/* A padded copy of x for the padding modes other than zeros.  Every element
+ * of the padded input is read from the source index the mode maps it to. */
+void *fc_pad_copy(const fc_conv_desc *d, int dtype, const void *x, fc_conv_desc *dp)
+{
+    const size_t es = (size_t)fc_dsize(dtype);
+    *dp = *d;
+    for (int i = 0; i < 3; i++) {
+        dp->in[i] = d->in[i] + d->pad0[i] + d->pad1[i];
+        dp->pad0[i] = dp->pad1[i] = 0;
+    }
+    dp->pad_mode = FC_PAD_ZEROS;
+    const int64_t NC = d->N * d->C_in, PD = dp->in[0], PH = dp->in[1], PW = dp->in[2];
+    const int64_t ID = d->in[0], IH = d->in[1], IW = d->in[2];
+    char *out = (char *)fc_malloc((size_t)(NC * PD * PH * PW) * es);
+    if (!out) return NULL;
+    const char *src = (const char *)x;
+    const int64_t rows = NC * PD * PH;
+    int64_t r;
+#pragma omp parallel for schedule(static) num_threads(fc_threads_for(rows / 64 + 1))
+    for (r = 0; r < rows; r++) {
+        const int64_t nc = r / (PD * PH), pd = (r / PH) % PD, ph = r % PH;
+        char *dst = out + (size_t)r * PW * es;
+        const int64_t sd = fc_pad_index(pd - d->pad0[0], ID, d->pad_mode);
+        const int64_t sh = fc_pad_index(ph - d->pad0[1], IH, d->pad_mode);
+        if (sd < 0 || sh < 0) { memset(dst, 0, (size_t)PW * es); continue; }
+        const char *srow = src + (size_t)(((nc * ID + sd) * IH + sh) * IW) * es;
+        memcpy(dst + (size_t)d->pad0[2] * es, srow, (size_t)IW * es);
+        for (int64_t pw = 0; pw < PW; pw++) {
+            if (pw >= d->pad0[2] && pw < d->pad0[2] + IW) continue;
+            const int64_t sw = fc_pad_index(pw - d->pad0[2], IW, d->pad_mode);
+            if (sw < 0) memset(dst + (size_t)pw * es, 0, es);
+            else memcpy(dst + (size_t)pw * es, srow + (size_t)sw * es, es);
+        }
+    }
+    return out;
+}

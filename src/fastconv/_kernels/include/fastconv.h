@@ -1,0 +1,178 @@
+/* fastconv C API: one descriptor for 1-D, 2-D and 3-D convolution.
+ *
+ * Inside C, every problem is 3-D: 1-D and 2-D inputs carry unit D (and H)
+ * dimensions.  Arrays are dense, C-contiguous, channels-first
+ * (N, C, D, H, W).  No Python objects appear here.
+ */
+#ifndef FASTCONV_H
+#define FASTCONV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* FC_EPACK: packed weights made for another plan (another problem geometry,
+ * implementation, ISA level or dtype): refused, never computed with. */
+typedef enum { FC_OK = 0, FC_ENOMEM = 1, FC_EINVAL = 2, FC_EPACK = 3 } fc_status;
+typedef enum { FC_F32 = 0, FC_F64 = 1 } fc_dtype;
+typedef enum {
+    FC_PAD_ZEROS = 0, FC_PAD_REFLECT = 1, FC_PAD_REPLICATE = 2, FC_PAD_CIRCULAR = 3
+} fc_pad_mode;
+typedef enum { FC_ACT_NONE = 0, FC_ACT_RELU = 1, FC_ACT_RELU6 = 2 } fc_act;
+typedef enum {
+    FC_ALGO_AUTO = 0, FC_ALGO_DIRECT = 1, FC_ALGO_GEMM = 2, FC_ALGO_WINOGRAD = 3
+} fc_algo;
+/* The kernel levels, lowest first.  FC_ISA_VEC128: 128-bit vectors from
+ * portable C, the baseline every CPU of the architecture runs. */
+typedef enum { FC_ISA_VEC128 = 0, FC_ISA_AVX2 = 1, FC_ISA_AVX512 = 2, FC_ISA_COUNT } fc_isa;
+
+/* A convolution (or transposed convolution, or involution, or pooling).
+ * Spatial arrays are indexed 0 = D, 1 = H, 2 = W.
+ * For a convolution: in = input size, out = output size.
+ * For a transposed convolution: in = its input size, out = its output size,
+ * pad0/pad1 = the padding of the convolution it is the adjoint of. */
+typedef struct fc_conv_desc {
+    int64_t N, C_in, C_out, groups;
+    int64_t in[3], out[3], k[3];
+    int64_t stride[3], dil[3], pad0[3], pad1[3];
+    int pad_mode;   /* fc_pad_mode */
+    int act;        /* fc_act */
+} fc_conv_desc;
+
+/* ---- CPU features and dispatch ---- */
+int fc_isa_supported(int isa);   /* 1 if this CPU (and OS) can run it (and this build has it) */
+const char *fc_isa_name(int isa);   /* "vec128", "avx2", "avx512"; NULL past FC_ISA_COUNT */
+int fc_get_isa(void);
+int fc_set_isa(int isa);         /* FC_EINVAL when unsupported */
+int fc_openmp_enabled(void);
+int fc_get_num_threads(void);
+void fc_set_num_threads(int n);
+
+/* ---- convolution ----
+ * weight (C_out, C_in/groups, kD, kH, kW); bias (C_out) or NULL.
+ * Padding modes other than zeros are applied through a padded copy. */
+int fc_conv(const fc_conv_desc *d, int dtype, int algo,
+            const void *x, const void *w, const void *b, void *y);
+/* 1 if algo can run this problem. */
+int fc_conv_algo_ok(const fc_conv_desc *d, int algo);
+
+/* ---- plans ----
+ * A plan is every decision about one convolution, made once: the algorithm
+ * family (for FC_ALGO_AUTO, chosen here and nowhere else), the
+ * implementation in it, how the input reaches that implementation (as it
+ * is, a padded copy, its pixels gathered), the problem the implementation
+ * then runs, the ISA level's kernel tables and the layout of the packed
+ * weights, named by `key`.  Packing and running only consume a plan.
+ * Packed weights carry the key of the plan they were made for; a run with
+ * a plan of another key returns FC_EPACK and computes nothing. */
+typedef enum {
+    FC_IMPL_REF = 0,        /* scalar loops on the weights as given */
+    FC_IMPL_DW_PLANES,      /* depthwise: zero-padded phase planes, SIMD over pixels */
+    FC_IMPL_DW_INPLACE,     /* depthwise 3x3-ish, stride 1, rows read in place */
+    FC_IMPL_DW_BLOCKED,     /* depthwise: channels in the vector */
+    FC_IMPL_GROUPED,        /* few output channels per group: pixels in the vector */
+    FC_IMPL_POINTWISE,      /* 1x1 of one group: pixels in the vector, weights as given */
+    FC_IMPL_DIRECT,         /* direct tiles: output channels in the vector, packed weights */
+    FC_IMPL_GEMM,           /* implicit GEMM: im2col panels packed on the fly */
+    FC_IMPL_WINOGRAD,       /* Winograd F(2x2)/F(4x4, 3x3) on the GEMM panels */
+    FC_IMPL_WINOGRAD_CV,    /* Winograd in the channel-vector layout (grouped) */
+    FC_IMPL_COUNT
+} fc_impl;
+typedef enum {
+    FC_PREP_NONE = 0,       /* the input as it is */
+    FC_PREP_PAD = 1,        /* a padded copy (padding modes; zeros for non-finite weights) */
+    FC_PREP_GATHER = 2,     /* pixels gathered into C_in x taps channels of a 1x1 layer */
+    FC_PREP_PAD_GATHER = 3  /* both: padded, then gathered */
+} fc_prep;
+/* flags of fc_conv_plan */
+#define FC_PLAN_ONESHOT 1     /* weights used once (functional call): packing counts as cost */
+#define FC_PLAN_NONFINITE 2   /* the weights hold a NaN or Inf: padding taps are computed, not skipped */
+/* why the family was chosen */
+typedef enum {
+    FC_WHY_FORCED = 0, FC_WHY_WINOGRAD_CV, FC_WHY_WINOGRAD_GAIN, FC_WHY_FEW_PRODUCTS,
+    FC_WHY_POINTWISE, FC_WHY_GROUPED, FC_WHY_DIRECT_PAYS, FC_WHY_GEMM, FC_WHY_COUNT
+} fc_why;
+typedef struct fc_plan {
+    fc_conv_desc desc;      /* the call's problem */
+    fc_conv_desc run;       /* the problem the implementation runs (after prep) */
+    int dtype, isa, flags;
+    int algo;               /* the family: FC_ALGO_DIRECT, _GEMM or _WINOGRAD */
+    int why;                /* fc_why */
+    int impl;               /* fc_impl */
+    int prep;               /* fc_prep */
+    int packs;              /* 1: packed weights (fc_plan_pack); 0: the weights as given */
+    int variant;            /* Winograd's tile m (2, 4; 8: channel-vector layout), else 0 */
+    int64_t payload;        /* packed weights, in elements (the weights' size where packs == 0) */
+    uint64_t key;           /* names the packed layout: equal keys, interchangeable packs */
+} fc_plan;
+/* isa: an FC_ISA_* level the CPU supports, or -1 for the level in force. */
+int fc_conv_plan(const fc_conv_desc *d, int dtype, int algo, int isa, int flags, fc_plan *p);
+const char *fc_impl_name(int impl);
+const char *fc_why_text(int why);
+const char *fc_prep_name(int prep);
+/* 1 if every one of n weights is finite (no NaN, no Inf). */
+int fc_all_finite(int dtype, const void *w, int64_t n);
+/* Bytes of packed weights (a 64-byte header, then the payload). */
+size_t fc_plan_packed_size(const fc_plan *p);
+int fc_plan_pack(const fc_plan *p, const void *w, void *packed);
+/* Run on the weights as given (packed per call where the implementation packs). */
+int fc_plan_run(const fc_plan *p, const void *x, const void *w, const void *b, void *y);
+/* Run on packed weights; FC_EPACK if they were packed for another key. */
+int fc_plan_run_packed(const fc_plan *p, const void *x, const void *packed, const void *b, void *y);
+
+/* The same through a descriptor (planned at each call, for the ISA level in
+ * force; fc_conv_packed plans for the level the weights were packed at). */
+size_t fc_conv_packed_size(const fc_conv_desc *d, int dtype, int algo);
+int fc_conv_pack(const fc_conv_desc *d, int dtype, int algo, const void *w, void *packed);
+int fc_conv_packed(const fc_conv_desc *d, int dtype, int algo,
+                   const void *x, const void *packed, const void *b, void *y);
+
+/* ---- transposed convolution ----
+ * weight (C_in, C_out/groups, kD, kH, kW). */
+int fc_conv_transpose(const fc_conv_desc *d, int dtype,
+                      const void *x, const void *w, const void *b, void *y);
+
+/* Packed weights for ConvTranspose layers (same header scheme as fc_conv_pack). */
+size_t fc_conv_transpose_packed_size(const fc_conv_desc *d, int dtype);
+int fc_conv_transpose_pack(const fc_conv_desc *d, int dtype, const void *w, void *packed);
+int fc_conv_transpose_packed(const fc_conv_desc *d, int dtype, const void *x, const void *packed,
+                             const void *b, void *y);
+
+/* ---- spatially separable 2-D filter: two 1-D passes ----
+ * d: C_in == C_out == groups == C, k = (1, kH, kW).
+ * row (kW) shared or (C, kW); col (kH) shared or (C, kH). */
+int fc_separable(const fc_conv_desc *d, int dtype,
+                 const void *x, const void *row, int row_per_channel,
+                 const void *col, int col_per_channel, const void *b, void *y);
+
+/* ---- fused depthwise-separable ----
+ * dd: the depthwise stage (groups == C_in, C_out == C_in * m),
+ * pointwise weight (P, C_out), biases may be NULL, acts per stage. */
+int fc_dwsep(const fc_conv_desc *dd, int dtype, const void *x,
+             const void *dw, const void *db, int dact,
+             int64_t P, const void *pw, const void *pb, int pact, void *y);
+
+/* ---- involution ----
+ * d: C_in == C_out == C, groups == G, k = (1, K, K).
+ * kernel (N, G, K*K, Ho, Wo). */
+int fc_involution(const fc_conv_desc *d, int dtype,
+                  const void *x, const void *kernel, void *y);
+
+/* ---- pooling ----
+ * d: C_in == C_out == C, k = (1, kH, kW), pads symmetric (zeros never win). */
+int fc_max_pool(const fc_conv_desc *d, int dtype, const void *x, void *y, int64_t *idx);
+/* scatter x (N, C, Hi, Wi) to y (N, C, Ho, Wo) zero-filled at idx. */
+int fc_max_unpool(int64_t NC, int64_t in_plane, int64_t out_plane, int dtype,
+                  const void *x, const int64_t *idx, void *y);
+int fc_avg_pool(const fc_conv_desc *d, int dtype, const void *x, void *y);
+
+/* Free the scratch blocks kept between calls (they are reused otherwise). */
+void fc_scratch_release(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
