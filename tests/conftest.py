@@ -34,7 +34,13 @@ try:
 except ImportError:  # pragma: no cover
     pass
 
-ALL_ISAS = ("vec128", "avx2", "avx512")
+def _levels():
+    from fastconv import _core   # the level names come from C (runtime/cpu.c)
+
+    return tuple(_core.ISA_NAMES)
+
+
+ALL_ISAS = _levels()
 
 
 @pytest.fixture(params=ALL_ISAS)

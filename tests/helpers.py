@@ -1,5 +1,7 @@
 """Shared helpers for the fastconv tests (not an oracle: see reference.py)."""
 
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -112,3 +114,16 @@ def check_out_param(fn, expected_shape, dtype, ref, *, winograd=False):
             fn(out=bad)
         assert np.array_equal(np.asarray(bad), before, equal_nan=True), \
             f"out ({name}) was modified although the call was rejected"
+
+
+@contextlib.contextmanager
+def forced_isa(name):
+    """The kernel level name in force inside the block (the previous one after)."""
+    from fastconv import _core
+
+    prev = _core.get_isa()
+    _core.set_isa(name)
+    try:
+        yield
+    finally:
+        _core.set_isa(prev)

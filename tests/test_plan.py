@@ -3,15 +3,13 @@ object called on a sequence of input shapes, against the functional call and
 the float64 oracle, on every ISA level; packed weights that belong to another
 plan are refused; non-finite weights propagate as in torch on every path."""
 
-import contextlib
-
 import numpy as np
 import pytest
 
 import fastconv
 import reference as R
 from fastconv import _core
-from helpers import DTYPES, DTYPE_IDS, assert_close, rand
+from helpers import DTYPES, DTYPE_IDS, assert_close, forced_isa, rand
 from reference import rel_err, tolerance
 
 MODES = ("zeros", "reflect", "replicate", "circular")
@@ -196,7 +194,7 @@ def test_run_with_another_plans_pack_is_refused(rng):
     x = rand(rng, (1, 16, 2, 2) if other is small else (1, 16, 8, 8), np.float32)
     y = np.full((1, 32) + ((1, 1) if other is small else (4, 4)), 7.0, np.float32)
     with pytest.raises(RuntimeError, match="another plan"):
-        _core.plan_run_packed(other, x, packed, None, y)
+        _core.plan_run(other, x, packed, None, y, packed=True)
     assert np.all(y == 7.0)   # nothing computed
 
 
@@ -263,10 +261,15 @@ def _nonfinite_cases():
     return [(2, 8, 16, 1, 3, 1, 1, 6), (2, 16, 16, 16, 3, 1, 1, 56), (2, 16, 16, 16, 3, 2, 1, 9),
             (2, 16, 16, 16, 5, 1, 2, 7), (2, 32, 32, 8, 3, 1, 1, 14), (2, 16, 32, 1, 1, 1, 1, 5),
             (2, 3, 32, 1, 3, 1, 1, 20), (2, 2, 2, 1, 3, 1, 2, 5), (1, 8, 16, 1, 3, 2, 2, 9),
-            (3, 4, 8, 1, 3, 1, 1, 4), (3, 4, 4, 4, 3, 2, 1, 5), (3, 1, 1, 1, 3, 1, 1, 3)]
+            (3, 4, 8, 1, 3, 1, 1, 4), (3, 4, 4, 4, 3, 2, 1, 5), (3, 1, 1, 1, 3, 1, 1, 3),
+            # the direct tiles' packings, each checked as it packs: a block per item
+            # (one image), blocks of input channels, the whole weights first (weights
+            # smaller than the input)
+            (2, 256, 512, 1, 3, 1, 1, 5), (2, 64, 96, 1, 3, 1, 1, 7), (2, 16, 32, 1, 3, 1, 1, 40),
+            (2, 32, 64, 2, 3, 2, 2, 9)]
 
 
-@pytest.mark.parametrize("case", range(12))
+@pytest.mark.parametrize("case", range(16))
 @pytest.mark.parametrize("bad", ["nan", "inf", "-inf"])
 @pytest.mark.parametrize("algorithm", ["auto", "direct", "gemm"])
 def test_nonfinite_weights_propagate_as_in_torch(isa, case, bad, algorithm, rng):
@@ -275,7 +278,7 @@ def test_nonfinite_weights_propagate_as_in_torch(isa, case, bad, algorithm, rng)
     for idx in [(0,) * (nd + 2), (cout - 1, cin // g - 1) + (k - 1,) * nd]:
         w2 = w.copy()
         w2[idx] = float(bad)
-        x = rand(rng, (1, cin) + (size,) * nd, np.float32)
+        x = rand(rng, (2 if size == 40 else 1, cin) + (size,) * nd, np.float32)
         # the oracle multiplies the zero padding too: 0 x NaN = NaN, 0 x Inf = NaN
         ref = R.conv_nd(x, w2, stride=s, padding=p, groups=g, nd=nd)
         for what, y in (("functional", getattr(fastconv, f"conv{nd}d")(x, w2, stride=s, padding=p,
@@ -337,16 +340,6 @@ def test_max_pool_nan_index_is_the_last_nan_as_torch(isa, dtype):
 
 # ---------------------------------------------------------------- fuzz
 
-@contextlib.contextmanager
-def _forced_isa(name):
-    prev = _core.get_isa()
-    _core.set_isa(name)
-    try:
-        yield
-    finally:
-        _core.set_isa(prev)
-
-
 def test_fuzz_layer_objects_over_shape_sequences():
     """Random layers (1-D to 3-D, every padding form and mode, stride,
     dilation, groups, algorithm, dtype, ISA level), each called on a random
@@ -384,7 +377,7 @@ def test_fuzz_layer_objects_over_shape_sequences():
         rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
         w = rand(rng, (g * cog, cig) + k, dtype)
         b = rand(rng, (g * cog,), dtype) if data.draw(st.booleans(), label="bias") else None
-        with _forced_isa(isa):
+        with forced_isa(isa):
             try:
                 layer = getattr(fastconv, f"Conv{nd}d")(w, b, **kw)
             except ValueError:

@@ -9,7 +9,6 @@ negatively strided, Fortran order, big-endian, read-only): the values are the
 same, so the oracle sees the plain arrays.
 """
 
-import contextlib
 
 import numpy as np
 import pytest
@@ -20,21 +19,9 @@ from hypothesis import strategies as st  # noqa: E402
 
 import fastconv  # noqa: E402
 import reference as R  # noqa: E402
-from helpers import assert_close, relayout  # noqa: E402
+from helpers import assert_close, forced_isa, relayout  # noqa: E402
 
 MODES = ("zeros", "reflect", "replicate", "circular")
-
-
-@contextlib.contextmanager
-def forced_isa(name):
-    from fastconv import _core
-
-    prev = _core.get_isa()
-    _core.set_isa(name)
-    try:
-        yield
-    finally:
-        _core.set_isa(prev)
 
 
 def draw_isa(data):

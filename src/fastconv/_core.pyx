@@ -29,7 +29,7 @@ cdef extern from "fastconv.h" nogil:
         int64_t payload
         unsigned long long key
     int FC_OK, FC_ENOMEM, FC_EINVAL, FC_EPACK, FC_F32, FC_F64
-    int FC_PLAN_ONESHOT, FC_PLAN_NONFINITE
+    int FC_PLAN_ONESHOT, FC_PLAN_NONFINITE, FC_PLAN_FINITE
     int fc_conv_plan(const fc_conv_desc *d, int dtype, int algo, int isa, int flags, fc_plan *p)
     const char *fc_impl_name(int impl)
     const char *fc_why_text(int why)
@@ -229,13 +229,16 @@ cdef class Plan:
                 f"why: {self.reason}")
 
 
-def plan(tuple desc, int algo, int dtype_code, isa=None, bint oneshot=False,
-         bint nonfinite=False):
-    """The plan for a convolution (isa: a level name, or None for the one in force)."""
+def plan(tuple desc, int algo, int dtype_code, isa=None, bint oneshot=False, finite=None):
+    """The plan for a convolution (isa: a level name, or None for the one in
+    force; finite: whether the weights were checked and found all finite, or
+    None: not checked, plan_run checks where it matters)."""
     cdef Plan pl = Plan.__new__(Plan)
     cdef fc_conv_desc d = _desc(desc)
     cdef int lv = -1 if isa is None else ISA_NAMES.index(isa)
-    cdef int flags = (FC_PLAN_ONESHOT if oneshot else 0) | (FC_PLAN_NONFINITE if nonfinite else 0)
+    cdef int flags = FC_PLAN_ONESHOT if oneshot else 0
+    if finite is not None:
+        flags |= FC_PLAN_FINITE if finite else FC_PLAN_NONFINITE
     if fc_conv_plan(&d, dtype_code, algo, lv, flags, &pl.p) != FC_OK:
         raise ValueError(f"fastconv: algorithm {ALGO_NAMES[algo]!r} cannot run this problem")
     pl.desc = desc
@@ -269,24 +272,17 @@ def plan_pack(Plan pl, w):
     return packed
 
 
-def plan_run(Plan pl, x, w, b, y):
-    """Run on the weights as given."""
+def plan_run(Plan pl, x, w, b, y, bint packed=False):
+    """Run on the weights as given, or (packed) on weights packed for a plan of
+    the same key (plan_pack; another key is a RuntimeError, nothing computed)."""
     cdef void *p[4]
     cdef int st
     _ptrs((x, w, b, y), p)
     with nogil:
-        st = fc_plan_run(&pl.p, p[0], p[1], p[2], p[3])
-    _check(st)
-    return y
-
-
-def plan_run_packed(Plan pl, x, packed, b, y):
-    """Run on weights packed for a plan of the same key (else RuntimeError)."""
-    cdef void *p[4]
-    cdef int st
-    _ptrs((x, packed, b, y), p)
-    with nogil:
-        st = fc_plan_run_packed(&pl.p, p[0], p[1], p[2], p[3])
+        if packed:
+            st = fc_plan_run_packed(&pl.p, p[0], p[1], p[2], p[3])
+        else:
+            st = fc_plan_run(&pl.p, p[0], p[1], p[2], p[3])
     _check(st)
     return y
 

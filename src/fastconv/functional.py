@@ -71,7 +71,7 @@ def conv_plan(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *
     if spec.empty or spec.C_in == 0:
         return None
     return _core.plan(spec.c_desc(), spec.algorithm, int(spec.dtype.itemsize == 8),
-                      oneshot=True, nonfinite=not _core.all_finite(w))
+                      oneshot=True, finite=_core.all_finite(w))
 
 
 def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,

@@ -85,7 +85,7 @@ class _ConvNd(_Layer):
         pl = self._plans.get((desc, isa, spec.algorithm))
         if pl is None:
             pl = _core.plan(desc, spec.algorithm, int(spec.dtype.itemsize == 8),
-                            nonfinite=not self._finite)
+                            finite=self._finite)
             if len(self._plans) >= _MAX_PLANS:
                 self._plans.clear()
             self._plans[(desc, isa, spec.algorithm)] = pl
@@ -111,7 +111,7 @@ class _ConvNd(_Layer):
         pl = self._plan_for(spec)
         if pl.packs:
             packed = self._packed(pl.key, lambda: _core.plan_pack(pl, w))
-            _core.plan_run_packed(pl, xb, packed, b, yb)
+            _core.plan_run(pl, xb, packed, b, yb, packed=True)
         else:
             _core.plan_run(pl, xb, w, b, yb)
         return y

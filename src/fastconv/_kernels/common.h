@@ -57,6 +57,9 @@
 #define FC_MAX(a, b) ((a) > (b) ? (a) : (b))
 #define FC_CDIV(a, b) (((a) + (b) - 1) / (b))
 #define FC_ALIGN 64
+/* internal status: the weights hold NaN or Inf and the plan skipped the
+ * padding taps (plan/plan.inc runs the call again with them computed) */
+#define FC_ENONFINITE 100
 
 #if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
 #define FC_X86 1

@@ -35,11 +35,13 @@ static int fc_plan_checked(const fc_conv_desc *d, int dtype, int algo, int isa, 
     return fc_conv_plan(d, dtype, algo, isa, flags | FC_PLAN_NONFINITE, p);
 }
 
+/* The functional call: planned for one use; fc_plan_run checks the weights
+ * for NaN and Inf where the plan would skip the padding taps. */
 int fc_conv(const fc_conv_desc *d, int dtype, int algo,
             const void *x, const void *w, const void *b, void *y)
 {
     fc_plan p;
-    const int st = fc_plan_checked(d, dtype, algo, -1, FC_PLAN_ONESHOT, w, &p);
+    const int st = fc_conv_plan(d, dtype, algo, -1, FC_PLAN_ONESHOT, &p);
     return st != FC_OK ? st : fc_plan_run(&p, x, w, b, y);
 }
 

@@ -90,6 +90,7 @@ typedef enum {
 /* flags of fc_conv_plan */
 #define FC_PLAN_ONESHOT 1     /* weights used once (functional call): packing counts as cost */
 #define FC_PLAN_NONFINITE 2   /* the weights hold a NaN or Inf: padding taps are computed, not skipped */
+#define FC_PLAN_FINITE 4      /* the caller checked: the weights are all finite (fc_plan_run checks nothing) */
 /* why the family was chosen */
 typedef enum {
     FC_WHY_FORCED = 0, FC_WHY_WINOGRAD_CV, FC_WHY_WINOGRAD_GAIN, FC_WHY_FEW_PRODUCTS,
@@ -118,7 +119,9 @@ int fc_all_finite(int dtype, const void *w, int64_t n);
 /* Bytes of packed weights (a 64-byte header, then the payload). */
 size_t fc_plan_packed_size(const fc_plan *p);
 int fc_plan_pack(const fc_plan *p, const void *w, void *packed);
-/* Run on the weights as given (packed per call where the implementation packs). */
+/* Run on the weights as given (packed per call where the implementation packs);
+ * unless the flags say the weights were checked, NaN and Inf in them are found
+ * where the plan would skip padding taps, and the padding is then computed. */
 int fc_plan_run(const fc_plan *p, const void *x, const void *w, const void *b, void *y);
 /* Run on packed weights; FC_EPACK if they were packed for another key. */
 int fc_plan_run_packed(const fc_plan *p, const void *x, const void *packed, const void *b, void *y);

@@ -54,11 +54,13 @@ typedef struct fc_direct_kernel {
     void (*store64)(const double *acc, int64_t nr, int64_t np, int64_t on, double *y, int64_t P, int act);
     /* Weight packing of one output block: dst[((k % kvol) * Cig + k / kvol) * nr + i]
      * = src[i * lds + k] for i < on (0 for on <= i < nr), k < K <= Cig * kvol (the
-     * source rows lds apart: a block of input channels of longer rows). */
-    void (*pack32)(const float *src, int64_t lds, int64_t K, int64_t kvol, int64_t Cig, int64_t on,
-                   int64_t nr, float *dst);
-    void (*pack64)(const double *src, int64_t lds, int64_t K, int64_t kvol, int64_t Cig, int64_t on,
-                   int64_t nr, double *dst);
+     * source rows lds apart: a block of input channels of longer rows).  Returns
+ * 1 if every value packed is finite, 0 if one is NaN or Inf: the check is
+ * fused into the pack, whose loads it reuses. */
+    int (*pack32)(const float *src, int64_t lds, int64_t K, int64_t kvol, int64_t Cig, int64_t on,
+                  int64_t nr, float *dst);
+    int (*pack64)(const double *src, int64_t lds, int64_t K, int64_t kvol, int64_t Cig, int64_t on,
+                  int64_t nr, double *dst);
     int isa;               /* the FC_ISA_* level these tiles are built for */
 } fc_direct_kernel;
 
