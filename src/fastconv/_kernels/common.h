@@ -163,8 +163,27 @@ static inline int fc_taps_apart(const fc_conv_desc *d)
     return 1;
 }
 
+static inline int fc_has_padding(const fc_conv_desc *d)
+{
+    for (int i = 0; i < 3; i++)
+        if (d->pad0[i] || d->pad1[i]) return 1;
+    return 0;
+}
+
+/* A padded copy's problem: the same layer on the padded input, no padding. */
+static inline fc_conv_desc fc_padded_desc(const fc_conv_desc *d)
+{
+    fc_conv_desc dp = *d;
+    for (int i = 0; i < 3; i++) {
+        dp.in[i] = d->in[i] + d->pad0[i] + d->pad1[i];
+        dp.pad0[i] = dp.pad1[i] = 0;
+    }
+    dp.pad_mode = FC_PAD_ZEROS;
+    return dp;
+}
+
 /* Padded copy for padding modes other than zeros (impl/pad.c): returns a new
- * buffer with the input padded by pad0/pad1 and a descriptor whose pads are 0. */
+ * buffer with the input padded by pad0/pad1 and *dp = fc_padded_desc(d). */
 void *fc_pad_copy(const fc_conv_desc *d, int dtype, const void *x, fc_conv_desc *dp);
 
 #endif

@@ -29,7 +29,7 @@ static int fc_plan_checked(const fc_conv_desc *d, int dtype, int algo, int isa, 
                            const void *w, fc_plan *p)
 {
     int st = fc_conv_plan(d, dtype, algo, isa, flags, p);
-    if (st != FC_OK || !FC_BY_DTYPE(dtype, plan_skips_padding, p)) return st;
+    if (st != FC_OK || !fc_plan_skips_padding(p)) return st;
     const int64_t n = d->C_out * (d->C_in / d->groups) * fc_vol3(d->k);
     if (fc_all_finite(dtype, w, n)) return FC_OK;
     return fc_conv_plan(d, dtype, algo, isa, flags | FC_PLAN_NONFINITE, p);
@@ -52,8 +52,8 @@ size_t fc_conv_packed_size(const fc_conv_desc *d, int dtype, int algo)
 }
 
 /* The C API's pack: planned (and checked for non-finite weights) for the
- * level in force; fc_conv_packed plans again at the level the header names,
- * with the flags the header's key was made with. */
+ * level in force; fc_conv_packed plans again at the level and with the
+ * flags the header names (a different key is refused). */
 int fc_conv_pack(const fc_conv_desc *d, int dtype, int algo, const void *w, void *packed)
 {
     fc_plan p;
@@ -68,12 +68,8 @@ int fc_conv_packed(const fc_conv_desc *d, int dtype, int algo,
     memcpy(&h, packed, sizeof h);
     if (h.magic != FC_PACK_MAGIC || !fc_isa_supported(h.isa)) return FC_EPACK;
     fc_plan p;
-    for (int flags = 0; flags <= FC_PLAN_NONFINITE; flags += FC_PLAN_NONFINITE) {
-        const int st = fc_conv_plan(d, dtype, algo, h.isa, flags, &p);
-        if (st != FC_OK) return st;
-        if (p.key == h.key) return fc_plan_run_packed(&p, x, packed, b, y);
-    }
-    return FC_EPACK;
+    const int st = fc_conv_plan(d, dtype, algo, h.isa, h.flags & FC_PLAN_NONFINITE, &p);
+    return st != FC_OK ? st : fc_plan_run_packed(&p, x, packed, b, y);
 }
 
 /* ---- transposed convolution ---- */

@@ -6,12 +6,7 @@
 void *fc_pad_copy(const fc_conv_desc *d, int dtype, const void *x, fc_conv_desc *dp)
 {
     const size_t es = (size_t)fc_dsize(dtype);
-    *dp = *d;
-    for (int i = 0; i < 3; i++) {
-        dp->in[i] = d->in[i] + d->pad0[i] + d->pad1[i];
-        dp->pad0[i] = dp->pad1[i] = 0;
-    }
-    dp->pad_mode = FC_PAD_ZEROS;
+    *dp = fc_padded_desc(d);
     const int64_t NC = d->N * d->C_in, PD = dp->in[0], PH = dp->in[1], PW = dp->in[2];
     const int64_t ID = d->in[0], IH = d->in[1], IW = d->in[2];
     char *out = (char *)fc_malloc((size_t)(NC * PD * PH * PW) * es);

@@ -75,4 +75,18 @@ static inline int fc_wino_tile(const fc_conv_desc *d, int nr)
     return w2 < w4 ? 2 : 4;
 }
 
+/* Implementations that skip the taps falling in a zero padding (the rest
+ * multiply the zeros: im2col, Winograd's tiles, the gathered pixels); a plan
+ * of one on a padded problem drops 0 x NaN unless the padding is computed. */
+static inline int fc_impl_skips_padding(int impl)
+{
+    return impl != FC_IMPL_GEMM && impl != FC_IMPL_WINOGRAD && impl != FC_IMPL_WINOGRAD_CV &&
+           impl != FC_IMPL_POINTWISE;
+}
+
+static inline int fc_plan_skips_padding(const fc_plan *p)
+{
+    return fc_impl_skips_padding(p->impl) && fc_has_padding(&p->run);
+}
+
 #endif
