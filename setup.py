@@ -69,7 +69,7 @@ if MSVC:
     # applies to GCC/Clang.
     BASE = ["/O2", "/std:c11", "/GL-"]
 else:
-    BASE = ["-O3", "-std=c99", "-Wall", "-Wextra", "-fno-math-errno"]
+    BASE = ["-O3", "-std=c99", "-Wall", "-Wextra", "-fno-math-errno", "-pthread"]
     if os.environ.get("FASTCONV_WERROR") == "1":
         BASE.append("-Werror")
 BASE += OMP_CFLAGS + os.environ.get("FASTCONV_CFLAGS", "").split()
@@ -89,7 +89,7 @@ def lib(name, sources, simd_flags=()):
 # isa/<level>.c (its tuning table and every microkernel), built with that
 # level's flags and nothing else.  A new level is a line here.
 BASELINE = ["api/api.c", "impl/pad.c", "runtime/cpu.c", "runtime/threads.c",
-            "runtime/scratch.c", "isa/vec128.c"]
+            "runtime/scratch.c", "runtime/pool.c", "isa/vec128.c"]
 if MSVC:
     # /fp:contract (VS 2022): a*b+c may become an FMA, as -ffp-contract=fast below
     LEVELS = {"avx2": ["/arch:AVX2", "/fp:contract"], "avx512": ["/arch:AVX512", "/fp:contract"]}
@@ -110,7 +110,7 @@ ext = Extension(
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     extra_compile_args=(["/O2"] if MSVC else ["-O2"]) + OMP_CFLAGS
     + os.environ.get("FASTCONV_CFLAGS", "").split(),
-    extra_link_args=OMP_LFLAGS + os.environ.get("FASTCONV_LDFLAGS", "").split(),
+    extra_link_args=OMP_LFLAGS + ([] if MSVC else ["-pthread"]) + os.environ.get("FASTCONV_LDFLAGS", "").split(),
 )
 
 setup(

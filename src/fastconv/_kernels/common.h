@@ -40,18 +40,47 @@
 #define FC_PRAGMA(x) _Pragma(#x)
 #endif
 
-/* var = value from inside a parallel region (a thread's allocation failed;
- * var is read after the region).  OpenMP 3.1's atomic write where there is
- * one; MSVC's /openmp is OpenMP 2.0 (_OPENMP 200203), without it: a named
- * critical section there (a failure path, never hot).  FC_FORCE_PORTABLE
- * takes the OpenMP 2.0 form too. */
-#if defined(_OPENMP) && _OPENMP >= 201107 && !defined(FC_FORCE_PORTABLE)
-#define FC_OMP_SET_STATUS(var, value) do { FC_PRAGMA(omp atomic write) var = (value); } while (0)
-#elif defined(_OPENMP)
-#define FC_OMP_SET_STATUS(var, value) do { FC_PRAGMA(omp critical(fc_status)) var = (value); } while (0)
+/* TRANSITIONAL: removed once every loop runs on fc_parallel_for */
+#define FC_OMP_SET_STATUS(var, value) fc_set_status(&(var), (value))
+
+/* A variable of each thread's own. */
+#if defined(_MSC_VER) && !defined(__clang__)
+#define FC_THREAD_LOCAL __declspec(thread)
+#elif defined(__GNUC__) || defined(__clang__)
+#define FC_THREAD_LOCAL __thread
 #else
-#define FC_OMP_SET_STATUS(var, value) ((var) = (value))
+#define FC_THREAD_LOCAL _Thread_local
 #endif
+
+/* ---- parallel loops (runtime/pool.c) ----
+ * fc_parallel_for(threads, n, grain, fn, ctx) calls fn(ctx, tid, i0, i1) on
+ * pieces [i0, i1) of [0, n), at most grain items each, from at most threads
+ * threads: the caller's (tid 0) and the pool's, whichever is free takes the
+ * next piece, so no piece waits for a thread that is not running.  tid < threads
+ * always; a thread may run several pieces, in any order, and some tids may run
+ * none (per-thread buffers: allocate them lazily, on a tid's first piece).
+ * Returns when every piece is done; what the pieces wrote is visible then.
+ * Pieces must not wait for one another. */
+typedef void (*fc_loop_fn)(void *ctx, int tid, int64_t i0, int64_t i1);
+void fc_parallel_for(int threads, int64_t n, int64_t grain, fc_loop_fn fn, void *ctx);
+/* *status = value from inside a piece (a thread's allocation failed; status
+ * is read after the loop) */
+void fc_set_status(int *status, int value);
+/* Per-thread buffers of one loop: tid's is allocated on its first piece
+ * (fc_tbuf; NULL if the allocation failed), so threads that never join cost
+ * nothing; fc_tbufs_free after the loop. */
+typedef struct { void **p; void *inl[8]; size_t bytes; int n; } fc_tbufs;
+int fc_tbufs_init(fc_tbufs *t, int threads, size_t bytes);   /* FC_ENOMEM or FC_OK */
+void *fc_tbuf(fc_tbufs *t, int tid);
+void fc_tbufs_free(fc_tbufs *t);
+
+/* Pieces of a loop of n items over threads threads: about 8 per thread, so that
+ * a thread that starts late or is descheduled leaves its share to the others. */
+static inline int64_t fc_grain(int64_t n, int threads)
+{
+    const int64_t g = n / (8 * (int64_t)(threads > 0 ? threads : 1));
+    return g > 1 ? g : 1;
+}
 
 #define FC_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define FC_MAX(a, b) ((a) > (b) ? (a) : (b))
@@ -92,7 +121,14 @@ static inline void fc_free(void *p)
 void *fc_scratch_alloc(size_t bytes, size_t *got);
 void fc_scratch_free(void *p, size_t got);
 
-/* Threads for one parallel region: never more than there are work items. */
+/* The thread setting, uncapped; the calling thread's cap for its current
+ * call (0: none), returning the one before; the cap a call of that many
+ * operations and bytes pays for (runtime/threads.c). */
+int fc_get_setting_threads(void);
+int fc_thread_cap(int cap);
+int fc_threads_for_work(double flops, double bytes);
+
+/* Threads for one parallel loop: never more than there are work items. */
 static inline int fc_threads_for(int64_t work)
 {
     int t = fc_get_num_threads();

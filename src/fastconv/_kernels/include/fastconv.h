@@ -48,8 +48,10 @@ const char *fc_isa_name(int isa);   /* "vec128", "avx2", "avx512"; NULL past FC_
 int fc_get_isa(void);
 int fc_set_isa(int isa);         /* FC_EINVAL when unsupported */
 int fc_openmp_enabled(void);
-int fc_get_num_threads(void);
+int fc_get_num_threads(void);   /* the setting, capped by the work of the call being run */
 void fc_set_num_threads(int n);
+/* "pool" (the kernels' own threads), "openmp" or "serial": FASTCONV_THREADING */
+const char *fc_threading_name(void);
 
 /* ---- convolution ----
  * weight (C_out, C_in/groups, kD, kH, kW); bias (C_out) or NULL.
