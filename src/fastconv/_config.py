@@ -114,6 +114,7 @@ def config() -> dict:
         "cpu_flags": _cpuinfo_flags(),
         "openmp": _core.openmp_enabled(),
         "threads": _core.get_num_threads(),
+        "threading": _core.threading_name(),
         "isa_supported": supported,
         "isa": level,
         "isa_reason": _isa_reason(level, supported),
@@ -133,6 +134,7 @@ def show_config() -> None:
               f"  (/proc/cpuinfo)")
     print(f"  openmp:         {'yes' if c['openmp'] else 'no (single-threaded build)'}")
     print(f"  threads:        {c['threads']}")
+    print(f"  threading:      {c['threading']}")
     print(f"  isa supported:  {', '.join(c['isa_supported'])}")
     print(f"  kernels in use: {c['isa']}: {c['isa_reason']}")
 

@@ -47,6 +47,7 @@ cdef extern from "fastconv.h" nogil:
     int fc_get_isa()
     int fc_set_isa(int isa)
     int fc_openmp_enabled()
+    const char *fc_threading_name()
     int fc_get_num_threads()
     void fc_set_num_threads(int n)
     int fc_conv(const fc_conv_desc *d, int dtype, int algo, const void *x, const void *w,
@@ -140,6 +141,11 @@ def set_isa(name):
 
 def openmp_enabled():
     return bool(fc_openmp_enabled())
+
+
+def threading_name():
+    """The kernels' threading: "pool" (their own threads), "openmp" or "serial"."""
+    return fc_threading_name().decode("ascii")
 
 
 def get_num_threads():

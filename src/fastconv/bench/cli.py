@@ -8,6 +8,7 @@ import sys
 import time
 
 from . import cases as _cases
+from . import load as _load
 
 BENCH_EPILOG = """\
 examples:
@@ -82,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip the Winograd accuracy figures")
     b.add_argument("--no-progress", dest="progress", action="store_false",
                    help="no progress bar")
+    b.add_argument("--load", type=int, metavar="N", default=0,
+                   help="start N busy processes for the run (each keeps a core busy) and "
+                        "stop them after it: the speed on a busy machine")
     b.add_argument("--list", action="store_true", help="list the selected layers and exit")
     sub.add_parser("config", help="print fastconv.show_config()",
                    description="Print the version, the build, OpenMP, the CPU features "
@@ -126,10 +130,16 @@ def bench(args) -> int:
         print("skipped (not installed): " + ", ".join(
             f"{i.name} ({i.available()[1]})" for i in absent), file=sys.stderr)
 
+    if args.load < 0:
+        print(f"--load: must be >= 0, got {args.load}", file=sys.stderr)
+        return 2
+    before = _load.loadavg()
     t0 = time.perf_counter()
-    results = runner.run_benchmarks(cases, impls, threads=threads, batch=args.batch,
-                                    budget=budget, check=args.check,
-                                    winograd=args.winograd, progress=args.progress)
+    with _load.BusyProcesses(args.load):
+        results = runner.run_benchmarks(cases, impls, threads=threads, batch=args.batch,
+                                        budget=budget, check=args.check,
+                                        winograd=args.winograd, progress=args.progress)
+        after = _load.loadavg()
     elapsed = time.perf_counter() - t0
 
     meta = report.machine_info(impls, threads=threads, batch=args.batch, quick=args.quick,
@@ -138,6 +148,8 @@ def bench(args) -> int:
     meta["check"] = args.check
     meta["check_tol"] = args.check_tol
     meta["filter"] = args.filter
+    meta["load"] = {"busy_processes": args.load, "loadavg_before": before, "loadavg_after": after,
+                    "median_spread": _load.spread_summary(results)}
 
     print(report.format_table(results))
     print()

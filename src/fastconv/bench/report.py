@@ -191,6 +191,19 @@ def footnotes(results: list[CaseResult], meta: dict) -> list[str]:
     if any(r.winograd for r in results):
         notes.append("winograd err = float32 algorithm='winograd' vs a float64 reference: "
                      "max abs / rms of the difference (outputs are O(1)).")
+    load = meta.get("load")
+    if load:
+        fmt = lambda la: "n/a" if la is None else " ".join(f"{v:.2f}" for v in la)
+        sp = load.get("median_spread")
+        notes.append(f"machine load: load average (1/5/15 min) {fmt(load.get('loadavg_before'))} before, "
+                     f"{fmt(load.get('loadavg_after'))} at the end"
+                     + (f"; {load['busy_processes']} busy process(es) started for the run (--load)"
+                        if load.get("busy_processes") else "")
+                     + ("" if sp is None else f"; spread of the repeats {100 * sp:.0f}% (median over cells)"))
+        from .load import busy_warning
+        w = busy_warning(meta)
+        if w:
+            notes.append(w)
     if meta.get("absent"):
         notes.append("skipped (not installed): " + ", ".join(
             f"{n} ({why})" for n, why in meta["absent"].items()))

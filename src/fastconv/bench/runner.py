@@ -57,6 +57,7 @@ class Timing:
     repeats: int           # timed samples
     inner: int             # calls per sample
     first: float           # the first (cold) call, untimed in the median
+    spread: float = 0.0    # interquartile range of the samples / their median
 
 
 def measure(fn, budget: Budget = FULL, *, keep_first: bool = False):
@@ -91,7 +92,13 @@ def measure(fn, budget: Budget = FULL, *, keep_first: bool = False):
             break
         if elapsed >= 3 * budget.seconds:
             break
-    return Timing(statistics.median(times), min(times), len(times), inner, t_first), first_out
+    med = statistics.median(times)
+    if len(times) >= 4:
+        q = statistics.quantiles(times, n=4)
+        spread = (q[2] - q[0]) / med if med > 0 else 0.0
+    else:
+        spread = (max(times) - min(times)) / med if med > 0 else 0.0
+    return Timing(med, min(times), len(times), inner, t_first, spread), first_out
 
 
 def rel_err(a: np.ndarray, ref: np.ndarray) -> float:
@@ -114,6 +121,7 @@ class Cell:
     repeats: int = 0
     error: str = ""
     check: float | None = None    # rel err vs torch (with --check)
+    spread: float | None = None   # interquartile range of the repeats / their median
 
     @property
     def ok(self) -> bool:
@@ -254,7 +262,8 @@ def run_case(case: Case, impls: list[Impl], *, batch: int = 1, budget: Budget = 
             else:
                 timing, out = measure(runnable.run, budget, keep_first=check)
                 t = timing.best if budget.stat == "best" else timing.median
-                cell = Cell(impl.name, "ok", t, flops / t / 1e9, timing.repeats)
+                cell = Cell(impl.name, "ok", t, flops / t / 1e9, timing.repeats,
+                            spread=round(timing.spread, 4))
                 if check:
                     out = runnable.to_nchw(out)
                     if impl.name == "torch":

@@ -17,6 +17,34 @@
 #define FC_BY_DTYPE(dtype, fn, ...) \
     ((dtype) == FC_F64 ? fn##_f64(__VA_ARGS__) : fn##_f32(__VA_ARGS__))
 
+/* ---- how many threads a call pays for ----
+ * Decided here for every entry point from the size of its problem
+ * (runtime/threads.c: fc_threads_for_work), so that a small layer does not
+ * pay for threads it cannot use: the cap holds for every loop of the call. */
+#define FC_CAPPED(flops, bytes, expr)                                                           \
+    do {                                                                                       \
+        const int old_ = fc_thread_cap(0), cap_ = fc_threads_for_work((flops), (bytes));      \
+        fc_thread_cap(old_ > 0 && old_ < cap_ ? old_ : cap_);                                 \
+        const int st_ = (expr);                                                                \
+        fc_thread_cap(old_);                                                                   \
+        return st_;                                                                            \
+    } while (0)
+
+/* Multiply-adds x 2 and bytes moved of a convolution (for a transposed one,
+ * in and out swap roles: pass transposed = 1). */
+static double fc_conv_flops(const fc_conv_desc *d, int transposed)
+{
+    const double v = (double)fc_vol3(transposed ? d->in : d->out);
+    return 2.0 * (double)d->N * (double)d->C_out * (double)(d->C_in / d->groups) * (double)fc_vol3(d->k) * v;
+}
+
+static double fc_conv_bytes(const fc_conv_desc *d, int dtype)
+{
+    return (double)fc_dsize(dtype) *
+           ((double)d->N * ((double)d->C_in * (double)fc_vol3(d->in) + (double)d->C_out * (double)fc_vol3(d->out)) +
+            (double)d->C_out * (double)(d->C_in / d->groups) * (double)fc_vol3(d->k));
+}
+
 #include "plan/plan.inc"
 
 /* ---- convolution ---- */
@@ -77,7 +105,7 @@ int fc_conv_packed(const fc_conv_desc *d, int dtype, int algo,
 int fc_conv_transpose(const fc_conv_desc *d, int dtype,
                       const void *x, const void *w, const void *b, void *y)
 {
-    return FC_BY_DTYPE(dtype, conv_transpose_entry, d, x, w, b, y);
+    FC_CAPPED(fc_conv_flops(d, 1), fc_conv_bytes(d, dtype), FC_BY_DTYPE(dtype, conv_transpose_entry, d, x, w, b, y));
 }
 
 size_t fc_conv_transpose_packed_size(const fc_conv_desc *d, int dtype)
@@ -117,7 +145,8 @@ int fc_conv_transpose_packed(const fc_conv_desc *d, int dtype, const void *x, co
     if (h.magic != FC_PACK_MAGIC || !fc_isa_supported(h.isa) || h.key != fc_convt_key(d, dtype, h.isa))
         return FC_EPACK;
     const void *payload = (const char *)packed + FC_PACK_HDR;
-    return FC_BY_DTYPE(dtype, convt_run, d, fc_ukernels_for(h.isa), x, payload, b, y);
+    FC_CAPPED(fc_conv_flops(d, 1), fc_conv_bytes(d, dtype),
+              FC_BY_DTYPE(dtype, convt_run, d, fc_ukernels_for(h.isa), x, payload, b, y));
 }
 
 /* ---- the other ops ---- */
@@ -125,32 +154,40 @@ int fc_conv_transpose_packed(const fc_conv_desc *d, int dtype, const void *x, co
 int fc_separable(const fc_conv_desc *d, int dtype, const void *x, const void *row, int rpc,
                  const void *col, int cpc, const void *b, void *y)
 {
-    return FC_BY_DTYPE(dtype, separable_entry, d, x, row, rpc, col, cpc, b, y);
+    const double taps = (double)(d->k[1] + d->k[2]) / (double)(d->k[1] * d->k[2] * (d->C_in / d->groups));
+    FC_CAPPED(fc_conv_flops(d, 0) * taps, fc_conv_bytes(d, dtype),
+              FC_BY_DTYPE(dtype, separable_entry, d, x, row, rpc, col, cpc, b, y));
 }
 
 int fc_dwsep(const fc_conv_desc *dd, int dtype, const void *x, const void *dw, const void *db,
              int dact, int64_t P, const void *pw, const void *pb, int pact, void *y)
 {
-    return FC_BY_DTYPE(dtype, dwsep, dd, fc_ukernels_get(), x, dw, db, dact, P, pw, pb, pact, y);
+    const double pwf = 2.0 * (double)dd->N * (double)dd->C_out * (double)P * (double)fc_vol3(dd->out);
+    FC_CAPPED(fc_conv_flops(dd, 0) + pwf, fc_conv_bytes(dd, dtype) * (1.0 + (double)P / (double)dd->C_out),
+              FC_BY_DTYPE(dtype, dwsep, dd, fc_ukernels_get(), x, dw, db, dact, P, pw, pb, pact, y));
 }
 
 int fc_involution(const fc_conv_desc *d, int dtype, const void *x, const void *kernel, void *y)
 {
-    return FC_BY_DTYPE(dtype, involution_run, d, fc_ukernels_get(), x, kernel, y);
+    const double kk = (double)(d->k[1] * d->k[2]), pix = (double)d->N * (double)fc_vol3(d->out);
+    FC_CAPPED(2.0 * (double)d->C_in * kk * pix,
+              fc_conv_bytes(d, dtype) + (double)fc_dsize(dtype) * (double)d->groups * kk * pix,
+              FC_BY_DTYPE(dtype, involution_run, d, fc_ukernels_get(), x, kernel, y));
 }
 
 int fc_max_pool(const fc_conv_desc *d, int dtype, const void *x, void *y, int64_t *idx)
 {
-    return FC_BY_DTYPE(dtype, max_pool, d, x, y, idx);
+    FC_CAPPED(0.0, fc_conv_bytes(d, dtype) * (idx ? 3.0 : 1.0), FC_BY_DTYPE(dtype, max_pool, d, x, y, idx));
 }
 
 int fc_avg_pool(const fc_conv_desc *d, int dtype, const void *x, void *y)
 {
-    return FC_BY_DTYPE(dtype, avg_pool_run, d, x, y);
+    FC_CAPPED(0.0, fc_conv_bytes(d, dtype), FC_BY_DTYPE(dtype, avg_pool_run, d, x, y));
 }
 
 int fc_max_unpool(int64_t NC, int64_t in_plane, int64_t out_plane, int dtype,
                   const void *x, const int64_t *idx, void *y)
 {
-    return FC_BY_DTYPE(dtype, max_unpool, NC, in_plane, out_plane, x, idx, y);
+    FC_CAPPED(0.0, (double)NC * (double)(in_plane * (fc_dsize(dtype) + 8) + out_plane * fc_dsize(dtype)),
+              FC_BY_DTYPE(dtype, max_unpool, NC, in_plane, out_plane, x, idx, y));
 }
