@@ -40,9 +40,6 @@
 #define FC_PRAGMA(x) _Pragma(#x)
 #endif
 
-/* TRANSITIONAL: removed once every loop runs on fc_parallel_for */
-#define FC_OMP_SET_STATUS(var, value) fc_set_status(&(var), (value))
-
 /* A variable of each thread's own. */
 #if defined(_MSC_VER) && !defined(__clang__)
 #define FC_THREAD_LOCAL __declspec(thread)
@@ -66,11 +63,16 @@ void fc_parallel_for(int threads, int64_t n, int64_t grain, fc_loop_fn fn, void 
 /* *status = value from inside a piece (a thread's allocation failed; status
  * is read after the loop) */
 void fc_set_status(int *status, int value);
-/* Per-thread buffers of one loop: tid's is allocated on its first piece
- * (fc_tbuf; NULL if the allocation failed), so threads that never join cost
- * nothing; fc_tbufs_free after the loop. */
-typedef struct { void **p; void *inl[8]; size_t bytes; int n; } fc_tbufs;
+/* Per-thread buffers of one loop, from the scratch cache (runtime/scratch.c:
+ * no page faults per call): tid's is taken on its first piece (fc_tbuf, or
+ * fc_tbuf_get for the slot; NULL if that failed), so threads that never join
+ * cost nothing; a slot's tag is a value of the tid's own that outlives its
+ * pieces (-1 until a piece sets it: e.g. which block the buffer holds).
+ * fc_tbufs_free after the loop; not copied after init. */
+typedef struct { void *p; size_t got; int64_t tag; } fc_tbuf_slot;
+typedef struct { fc_tbuf_slot *s; fc_tbuf_slot inl[8]; size_t bytes; int n; } fc_tbufs;
 int fc_tbufs_init(fc_tbufs *t, int threads, size_t bytes);   /* FC_ENOMEM or FC_OK */
+fc_tbuf_slot *fc_tbuf_get(fc_tbufs *t, int tid);
 void *fc_tbuf(fc_tbufs *t, int tid);
 void fc_tbufs_free(fc_tbufs *t);
 

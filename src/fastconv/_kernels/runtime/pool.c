@@ -316,22 +316,33 @@ int fc_tbufs_init(fc_tbufs *t, int threads, size_t bytes)
 {
     t->n = threads > 0 ? threads : 1;
     t->bytes = bytes;
-    t->p = t->n <= 8 ? t->inl : (void **)malloc((size_t)t->n * sizeof(void *));
-    if (!t->p) return FC_ENOMEM;
-    for (int i = 0; i < t->n; i++) t->p[i] = NULL;
+    t->s = t->n <= 8 ? t->inl : (fc_tbuf_slot *)malloc((size_t)t->n * sizeof(fc_tbuf_slot));
+    if (!t->s) return FC_ENOMEM;
+    for (int i = 0; i < t->n; i++) {
+        t->s[i].p = NULL;
+        t->s[i].got = 0;
+        t->s[i].tag = -1;
+    }
     return FC_OK;
+}
+
+fc_tbuf_slot *fc_tbuf_get(fc_tbufs *t, int tid)
+{
+    fc_tbuf_slot *s = t->s + tid;   /* tid's slot: only its thread writes it */
+    if (!s->p) s->p = fc_scratch_alloc(t->bytes, &s->got);
+    return s->p ? s : NULL;
 }
 
 void *fc_tbuf(fc_tbufs *t, int tid)
 {
-    if (!t->p[tid]) t->p[tid] = fc_malloc(t->bytes);   /* tid's slot: only its thread writes it */
-    return t->p[tid];
+    fc_tbuf_slot *s = fc_tbuf_get(t, tid);
+    return s ? s->p : NULL;
 }
 
 void fc_tbufs_free(fc_tbufs *t)
 {
-    if (!t->p) return;
-    for (int i = 0; i < t->n; i++) fc_free(t->p[i]);
-    if (t->p != t->inl) free(t->p);
-    t->p = NULL;
+    if (!t->s) return;
+    for (int i = 0; i < t->n; i++) fc_scratch_free(t->s[i].p, t->s[i].got);
+    if (t->s != t->inl) free(t->s);
+    t->s = NULL;
 }
