@@ -48,6 +48,7 @@ cdef extern from "fastconv.h" nogil:
     int fc_set_isa(int isa)
     int fc_openmp_enabled()
     const char *fc_threading_name()
+    void fc_pool_stats(int64_t *out6)
     int fc_get_num_threads()
     void fc_set_num_threads(int n)
     int fc_conv(const fc_conv_desc *d, int dtype, int algo, const void *x, const void *w,
@@ -146,6 +147,17 @@ def openmp_enabled():
 def threading_name():
     """The kernels' threading: "pool" (their own threads), "openmp" or "serial"."""
     return fc_threading_name().decode("ascii")
+
+
+def pool_stats():
+    """The pool's counters: loops (run on more than one thread), late (the
+    caller waited for a descheduled worker), narrowed (given fewer threads
+    after such a wait), capped (fewer threads for the machine's other
+    runnable work), load_reads, workers."""
+    cdef int64_t v[6]
+    fc_pool_stats(v)
+    return {"loops": v[0], "late": v[1], "narrowed": v[2], "capped": v[3], "load_reads": v[4],
+            "workers": v[5]}
 
 
 def get_num_threads():

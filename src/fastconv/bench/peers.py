@@ -133,6 +133,34 @@ class FastconvLayer(Fastconv):
         return Runnable(lambda: layer(x), keep=layer)
 
 
+class FastconvOneThread(Fastconv):
+    """The functional call on one thread whatever --threads says (run only when
+    named in --impls): what a call with threads gains, on a quiet machine or
+    under --load."""
+    name = "fastconv-1t"
+    description = "fastconv functional API on 1 thread"
+    default = False
+
+    def setup(self, threads):
+        self._threads = threads
+        self._mod.set_num_threads(threads)
+
+    def build(self, case, data):
+        r = super().build(case, data)
+        if r is None:
+            return None
+        fc, f, threads = self._mod, r.run, self._threads
+
+        def run():
+            fc.set_num_threads(1)
+            try:
+                return f()
+            finally:
+                fc.set_num_threads(threads)
+        r.run = run
+        return r
+
+
 class FastconvWinograd(Fastconv):
     """A layer object with algorithm="winograd" where it applies (3x3, stride 1,
     dilation 1): the filter transform is made once, as a network would."""
@@ -376,7 +404,7 @@ class OpenCV(Impl):
 
 
 # ---------------------------------------------------------------- registry
-IMPLS = [Fastconv, FastconvLayer, FastconvWinograd, Torch, OnnxRuntime, Scipy, OpenCV]
+IMPLS = [Fastconv, FastconvLayer, FastconvOneThread, FastconvWinograd, Torch, OnnxRuntime, Scipy, OpenCV]
 IMPL_NAMES = [c.name for c in IMPLS]
 PEER_NAMES = [c.name for c in IMPLS if c.is_peer]
 
@@ -384,7 +412,7 @@ PEER_NAMES = [c.name for c in IMPLS if c.is_peer]
 def get_impls(names=None) -> list[Impl]:
     """Fresh implementation objects, in column order (all, or those named)."""
     if names is None:
-        return [c() for c in IMPLS]
+        return [c() for c in IMPLS if getattr(c, "default", True)]
     unknown = set(names) - set(IMPL_NAMES)
     if unknown:
         raise ValueError(f"unknown implementation(s) {sorted(unknown)}; "

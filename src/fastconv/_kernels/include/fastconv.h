@@ -52,6 +52,11 @@ int fc_get_num_threads(void);   /* the setting, capped by the work of the call b
 void fc_set_num_threads(int n);
 /* "pool" (the kernels' own threads), "openmp" or "serial": FASTCONV_THREADING */
 const char *fc_threading_name(void);
+/* The pool's counters: loops run on it, loops whose caller waited for a
+ * descheduled worker, loops given fewer threads after such a wait, loops
+ * given fewer threads for the machine's other runnable work, reads of the
+ * load, workers */
+void fc_pool_stats(int64_t *out6);
 
 /* ---- convolution ----
  * weight (C_out, C_in/groups, kD, kH, kW); bias (C_out) or NULL.

@@ -33,6 +33,7 @@
 #endif
 
 #if FC_POOL_PTHREADS
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -124,13 +125,16 @@ static struct {
     fc_job job;
     uint64_t ticket;           /* atomic */
     int64_t done;              /* atomic: items finished in the current job */
-    int sleepers;              /* atomic */
+    int sleepers;              /* atomic: workers in the sleeping section */
+    int asleep;                /* atomic: of which blocked and not yet woken (under lock) */
     int workers;               /* threads started (ids 1..workers) */
     int inited;
     int64_t spin_ns;           /* how long an idle worker spins before it sleeps */
+    int use_load;              /* cap the threads by the other runnable work (FASTCONV_LOAD_CAP=0: no) */
 } g_pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-            {NULL, NULL, 0, 0, 0}, 0, 0, 0, 0, 0, 0};
+            {NULL, NULL, 0, 0, 0}, 0, 0, 0, 0, 0, 0, 0, 0};
 
+static int64_t g_late_ns = 250000;   /* FASTCONV_LATE_US: see run_pool */
 static FC_THREAD_LOCAL int tl_in_pool = 0;   /* this thread runs a pool job's items */
 
 static int64_t now_ns(void)
@@ -185,8 +189,13 @@ static void *worker_main(void *arg)
             if (gen == seen) {
                 pthread_mutex_lock(&g_pool.lock);
                 __atomic_add_fetch(&g_pool.sleepers, 1, __ATOMIC_SEQ_CST);
-                while ((gen = __atomic_load_n(&g_pool.ticket, __ATOMIC_SEQ_CST) >> FC_TICKET_BITS) == seen)
+                __atomic_add_fetch(&g_pool.asleep, 1, __ATOMIC_RELAXED);
+                int waited = 0;
+                while ((gen = __atomic_load_n(&g_pool.ticket, __ATOMIC_SEQ_CST) >> FC_TICKET_BITS) == seen) {
                     pthread_cond_wait(&g_pool.wake, &g_pool.lock);
+                    waited = 1;
+                }
+                if (!waited) __atomic_sub_fetch(&g_pool.asleep, 1, __ATOMIC_RELAXED);   /* else the waker did */
                 __atomic_sub_fetch(&g_pool.sleepers, 1, __ATOMIC_SEQ_CST);
                 pthread_mutex_unlock(&g_pool.lock);
             }
@@ -207,6 +216,7 @@ static void pool_after_fork_child(void)
     g_pool.wake = c;
     g_pool.workers = 0;
     g_pool.sleepers = 0;
+    g_pool.asleep = 0;
     g_pool.done = 0;
     tl_in_pool = 0;
 }
@@ -218,6 +228,10 @@ static void pool_init(void)
     if (!(us >= 0)) us = 0;
     if (us > 1e6) us = 1e6;
     g_pool.spin_ns = (int64_t)(us * 1000);
+    e = getenv("FASTCONV_LOAD_CAP");
+    g_pool.use_load = !(e && !strcmp(e, "0"));
+    e = getenv("FASTCONV_LATE_US");
+    if (e) g_late_ns = (int64_t)(atof(e) * 1000);
     pthread_atfork(NULL, NULL, pool_after_fork_child);
     g_pool.inited = 1;
 }
@@ -244,6 +258,75 @@ static void grow(int want)
     pthread_attr_destroy(&attr);
 }
 
+/* Stragglers.  On a machine whose cores are busy, a worker may be
+ * descheduled in the middle of a piece, and the caller, done with the rest,
+ * waits for it: a scheduler time slice (ms) for a loop of 100s of us.  When
+ * that happens (the wait at the end is over FC_LATE_NS and a quarter of the
+ * caller's own time in the loop), the loops of the next 1, 2, 4 .. 32 ms run
+ * on half the threads per strike (on 2 cores: on the caller's alone); 8 clean
+ * loops at the full count forgive the strikes.  Only the thread that holds
+ * g_pool.busy reads or writes this. */
+static struct { int64_t until, loops, late, narrowed, capped; int strikes, clean; } g_adapt;
+
+/* The other work on the cores.  Two threads of ours on two cores with two
+ * busy processes beside them get half a core each -- one core in all, the
+ * same as one thread that the scheduler gives a core of its own -- and pay
+ * for the sharing (each is descheduled for time slices, the other waits).
+ * So a loop takes at most one thread more than there are cores without
+ * other runnable work: the kernel's count of runnable threads (the fourth
+ * field of /proc/loadavg, read at most every FC_LOAD_NS), less ours (the
+ * caller and the workers not asleep).  Linux only; elsewhere no cap. */
+#define FC_LOAD_NS 4000000
+static struct { int64_t at, reads; int cap, cpus; } g_load;
+
+static int read_runnable(void)
+{
+#if defined(__linux__)
+    char buf[128];
+    const int fd = open("/proc/loadavg", O_RDONLY);
+    if (fd < 0) return -1;
+    const ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    buf[n] = 0;
+    const char *q = buf;
+    for (int f = 0; f < 3 && q; f++) {   /* past the three averages */
+        q = strchr(q, ' ');
+        if (q) q++;
+    }
+    return q ? atoi(q) : -1;
+#else
+    return -1;
+#endif
+}
+
+/* The thread cap the machine's load allows now (0: none known). */
+static int load_cap(int64_t now)
+{
+    if (now - g_load.at < FC_LOAD_NS && g_load.at) return g_load.cap;
+    g_load.at = now;
+    if (!g_load.cpus) {
+        const long c = sysconf(_SC_NPROCESSORS_ONLN);
+        g_load.cpus = c > 0 ? (int)c : 1;
+    }
+    const int running = read_runnable();
+    g_load.reads++;
+    if (running < 0) return g_load.cap = 0;
+    const int ours = 1 + g_pool.workers - __atomic_load_n(&g_pool.asleep, __ATOMIC_RELAXED);
+    const int others = FC_MAX(0, running - ours);
+    return g_load.cap = FC_MAX(1, g_load.cpus - others + 1);
+}
+
+void fc_pool_stats(int64_t *out6)
+{
+    out6[0] = g_adapt.loops;     /* loops run on the pool (more than one thread) */
+    out6[1] = g_adapt.late;      /* of which the caller waited for a descheduled worker */
+    out6[2] = g_adapt.narrowed;  /* loops given fewer threads after such a wait */
+    out6[3] = g_adapt.capped;    /* loops given fewer threads for the other runnable work */
+    out6[4] = g_load.reads;      /* reads of /proc/loadavg */
+    out6[5] = g_pool.workers;
+}
+
 static void run_pool(int threads, int64_t n, int64_t grain, fc_loop_fn fn, void *ctx)
 {
     if (tl_in_pool || pthread_mutex_trylock(&g_pool.busy) != 0) {
@@ -251,6 +334,19 @@ static void run_pool(int threads, int64_t n, int64_t grain, fc_loop_fn fn, void 
         return;
     }
     if (!g_pool.inited) pool_init();
+    const int64_t t0 = now_ns();
+    const int cap = g_pool.use_load ? load_cap(t0) : 0;
+    if (cap > 0 && cap < threads) {
+        threads = cap;
+        g_adapt.capped++;
+    }
+    if (g_adapt.strikes && t0 < g_adapt.until) {
+        const int lim = FC_MAX(1, threads >> g_adapt.strikes);
+        if (lim < threads) {
+            threads = lim;
+            g_adapt.narrowed++;
+        }
+    }
     grow(threads);
     if (threads > g_pool.workers + 1) threads = g_pool.workers + 1;
     if (threads <= 1) {
@@ -269,20 +365,40 @@ static void run_pool(int threads, int64_t n, int64_t grain, fc_loop_fn fn, void 
     __atomic_store_n(&g_pool.ticket, gen << FC_TICKET_BITS, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&g_pool.sleepers, __ATOMIC_SEQ_CST) > 0) {
         pthread_mutex_lock(&g_pool.lock);
+        __atomic_store_n(&g_pool.asleep, 0, __ATOMIC_RELAXED);   /* runnable from now on */
         pthread_cond_broadcast(&g_pool.wake);
         pthread_mutex_unlock(&g_pool.lock);
     }
     tl_in_pool = 1;
     take_items(gen, 0);
     tl_in_pool = 0;
+    const int64_t t1 = now_ns();
     /* every item is taken; wait for those still running on other threads */
     for (int k = 0; __atomic_load_n(&g_pool.done, __ATOMIC_ACQUIRE) < n; k++) {
         if (k < 4096) FC_CPU_RELAX();
         else sched_yield();   /* a worker holding an item may wait for this core */
     }
+    const int64_t t2 = now_ns();
+    g_adapt.loops++;
+    if (t2 - t1 > g_late_ns && 4 * (t2 - t1) > t1 - t0) {
+        g_adapt.late++;
+        if (g_adapt.strikes < 6) g_adapt.strikes++;
+        g_adapt.clean = 0;
+        g_adapt.until = t2 + ((int64_t)1000000 << (g_adapt.strikes - 1));
+    } else if (g_adapt.strikes && ++g_adapt.clean >= 8) {
+        g_adapt.strikes = 0;
+        g_adapt.clean = 0;
+    }
     pthread_mutex_unlock(&g_pool.busy);
 }
 #endif /* FC_POOL_PTHREADS */
+
+#if !FC_POOL_PTHREADS
+void fc_pool_stats(int64_t *out6)
+{
+    for (int i = 0; i < 6; i++) out6[i] = 0;
+}
+#endif
 
 void fc_parallel_for(int threads, int64_t n, int64_t grain, fc_loop_fn fn, void *ctx)
 {
