@@ -150,6 +150,11 @@ def bench(args) -> int:
     meta["filter"] = args.filter
     meta["load"] = {"busy_processes": args.load, "loadavg_before": before, "loadavg_after": after,
                     "median_spread": _load.spread_summary(results)}
+    try:
+        from fastconv import _core
+        meta["fastconv_pool"] = dict(_core.pool_stats(), threading=_core.threading_name())
+    except (ImportError, AttributeError):
+        pass
 
     print(report.format_table(results))
     print()

@@ -204,6 +204,11 @@ def footnotes(results: list[CaseResult], meta: dict) -> list[str]:
         w = busy_warning(meta)
         if w:
             notes.append(w)
+    pool = meta.get("fastconv_pool")
+    if pool and pool.get("loops") is not None:
+        notes.append(f"fastconv threads ({pool.get('threading', '?')}): {pool['loops']} loops on more than one "
+                     f"thread; {pool['capped']} given fewer threads for other runnable work, {pool['late']} "
+                     f"waited for a descheduled worker, {pool['narrowed']} narrowed after such a wait")
     if meta.get("absent"):
         notes.append("skipped (not installed): " + ", ".join(
             f"{n} ({why})" for n, why in meta["absent"].items()))

@@ -118,21 +118,28 @@ typedef struct {
     int threads;
 } fc_job;
 
+/* Three groups on cache lines of their own (the pads: at least a line apart
+ * whatever the alignment): the mutexes; the job and its ticket, which every
+ * idle worker polls; the count of finished items, which the workers write
+ * while the caller claims items on the ticket. */
 static struct {
     pthread_mutex_t busy;      /* held by the thread whose loop the pool runs */
     pthread_mutex_t lock;      /* sleeping and waking */
     pthread_cond_t wake;
+    char pad0[64];
     fc_job job;
     uint64_t ticket;           /* atomic */
+    char pad1[64];
     int64_t done;              /* atomic: items finished in the current job */
+    char pad2[64];
     int sleepers;              /* atomic: workers in the sleeping section */
     int asleep;                /* atomic: of which blocked and not yet woken (under lock) */
     int workers;               /* threads started (ids 1..workers) */
     int inited;
     int64_t spin_ns;           /* how long an idle worker spins before it sleeps */
     int use_load;              /* cap the threads by the other runnable work (FASTCONV_LOAD_CAP=0: no) */
-} g_pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-            {NULL, NULL, 0, 0, 0}, 0, 0, 0, 0, 0, 0, 0, 0};
+} g_pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, {0},
+            {NULL, NULL, 0, 0, 0}, 0, {0}, 0, {0}, 0, 0, 0, 0, 0, 0};
 
 static int64_t g_late_ns = 250000;   /* FASTCONV_LATE_US: see run_pool */
 static FC_THREAD_LOCAL int tl_in_pool = 0;   /* this thread runs a pool job's items */
