@@ -80,3 +80,53 @@ def test_measure_warms_up_for_warm_seconds():
     timed = timing.repeats * timing.inner
     assert timing.repeats == 3
     assert stamps[-timed] - stamps[0] >= 0.01
+
+
+def test_bench_load_records_and_stops_its_processes(tmp_path, restore_threads, capsys):
+    """--load N: N busy processes for the run, gone after it; the load average
+    before and after, the spread of the repeats and the pool's counters are in
+    the JSON and the footnotes."""
+    from fastconv.bench import cli, load
+
+    started = []
+    real = load.BusyProcesses.__enter__
+
+    def spy(self):
+        r = real(self)
+        started.extend(self.procs)
+        return r
+
+    load.BusyProcesses.__enter__ = spy
+    try:
+        rc = cli.main(["bench", "--filter", "r50_1x1_64_256", "--impls", "fastconv", "--threads", "1",
+                       "--seconds", "0.01", "--no-progress", "--no-winograd-error", "--load", "2",
+                       "--json", str(tmp_path / "r.json")])
+    finally:
+        load.BusyProcesses.__enter__ = real
+    assert rc == 0
+    assert len(started) == 2 and all(p.poll() is not None for p in started)
+    meta = json.loads((tmp_path / "r.json").read_text())["meta"]
+    assert meta["load"]["busy_processes"] == 2
+    if hasattr(os, "getloadavg"):
+        assert len(meta["load"]["loadavg_before"]) == 3 and len(meta["load"]["loadavg_after"]) == 3
+    assert meta["load"]["median_spread"] is not None
+    assert "loops" in meta["fastconv_pool"]
+    out = capsys.readouterr().out
+    assert "machine load: load average" in out and "2 busy process(es)" in out
+
+
+def test_busy_warning():
+    from fastconv.bench.load import busy_warning
+
+    quiet = {"logical_cpus": 2, "load": {"busy_processes": 0, "loadavg_before": [0.2, 0.3, 0.3],
+                                         "median_spread": 0.03}}
+    assert busy_warning(quiet) is None
+    busy = {"logical_cpus": 2, "load": {"busy_processes": 0, "loadavg_before": [3.1, 2.0, 1.0],
+                                        "median_spread": 0.03}}
+    assert "busy" in busy_warning(busy)
+    own = {"logical_cpus": 2, "load": {"busy_processes": 2, "loadavg_before": [0.3, 1.0, 1.0],
+                                       "median_spread": 0.6}}
+    assert busy_warning(own) is None          # the scatter of its own --load is expected
+    scatter = {"logical_cpus": 2, "load": {"busy_processes": 0, "loadavg_before": [0.1, 0.1, 0.1],
+                                           "median_spread": 0.4}}
+    assert "scatter" in busy_warning(scatter)

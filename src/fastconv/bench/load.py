@@ -66,18 +66,17 @@ BUSY_SPREAD = 0.15   # median spread of the repeats
 
 
 def busy_warning(meta: dict) -> str | None:
-    """A warning when the machine was busy: other work on the cores (load
-    average above what --load added) or repeats that scatter."""
+    """A warning when the machine was busy with other work: a load average
+    above BUSY_LOAD per CPU before the run (read before any --load process
+    started), or, without --load, repeats that scatter."""
     load = meta.get("load") or {}
     cpus = meta.get("logical_cpus") or os.cpu_count() or 1
-    extra = load.get("busy_processes", 0)
     why = []
     before = load.get("loadavg_before")
-    if before is not None and before[0] - extra > BUSY_LOAD * cpus:
-        why.append(f"1-minute load average {before[0]:.2f} on {cpus} CPUs before the run"
-                   + (f" ({extra} of it from --load)" if extra else ""))
+    if before is not None and before[0] > BUSY_LOAD * cpus:
+        why.append(f"1-minute load average {before[0]:.2f} on {cpus} CPUs before the run")
     spread = load.get("median_spread")
-    if spread is not None and spread > BUSY_SPREAD:
+    if not load.get("busy_processes") and spread is not None and spread > BUSY_SPREAD:
         why.append(f"the repeats of a cell scatter by {100 * spread:.0f}% (median over cells)")
     if not why:
         return None

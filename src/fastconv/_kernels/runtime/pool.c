@@ -21,6 +21,9 @@
  * OpenMP (a dynamic loop in a parallel region, the behaviour before the pool;
  * kept to compare against); FASTCONV_THREADING=serial runs every loop on the
  * caller's thread. */
+#if defined(__APPLE__) && !defined(_DARWIN_C_SOURCE)
+#define _DARWIN_C_SOURCE 1   /* clock_gettime and sysconf's names, beside common.h's _POSIX_C_SOURCE */
+#endif
 #include "common.h"
 #if defined(_MSC_VER) && !defined(__clang__)
 #include <intrin.h>
@@ -313,7 +316,11 @@ static int load_cap(int64_t now)
     if (now - g_load.at < FC_LOAD_NS && g_load.at) return g_load.cap;
     g_load.at = now;
     if (!g_load.cpus) {
+#ifdef _SC_NPROCESSORS_ONLN
         const long c = sysconf(_SC_NPROCESSORS_ONLN);
+#else
+        const long c = 1;
+#endif
         g_load.cpus = c > 0 ? (int)c : 1;
     }
     const int running = read_runnable();
