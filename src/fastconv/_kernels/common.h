@@ -129,6 +129,8 @@ void fc_scratch_free(void *p, size_t got);
 int fc_get_setting_threads(void);
 int fc_thread_cap(int cap);
 int fc_threads_for_work(double flops, double bytes);
+/* The cap the machine's other runnable work sets now (runtime/pool.c; 0: none). */
+int fc_pool_cap(void);
 
 /* Threads for one parallel loop: never more than there are work items. */
 static inline int fc_threads_for(int64_t work)

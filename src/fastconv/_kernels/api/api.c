@@ -20,10 +20,14 @@
 /* ---- how many threads a call pays for ----
  * Decided here for every entry point from the size of its problem
  * (runtime/threads.c: fc_threads_for_work), so that a small layer does not
- * pay for threads it cannot use: the cap holds for every loop of the call. */
+ * pay for threads it cannot use, and from the machine's other runnable work
+ * (runtime/pool.c: fc_pool_cap), so that the call's blocking is made for the
+ * threads it will get: the cap holds for every loop of the call. */
 #define FC_CAPPED(flops, bytes, expr)                                                           \
     do {                                                                                       \
-        const int old_ = fc_thread_cap(0), cap_ = fc_threads_for_work((flops), (bytes));      \
+        const int old_ = fc_thread_cap(0), lc_ = fc_pool_cap();                               \
+        int cap_ = fc_threads_for_work((flops), (bytes));                                      \
+        if (lc_ > 0 && lc_ < cap_) cap_ = lc_;                                                 \
         fc_thread_cap(old_ > 0 && old_ < cap_ ? old_ : cap_);                                 \
         const int st_ = (expr);                                                                \
         fc_thread_cap(old_);                                                                   \

@@ -331,6 +331,19 @@ static int load_cap(int64_t now)
     return g_load.cap = FC_MAX(1, g_load.cpus - others + 1);
 }
 
+/* The load cap for a call about to start (FC_CAPPED in api/api.c: its
+ * blocking is then made for the threads it will get); 0: none. */
+int fc_pool_cap(void)
+{
+    if (backend() != FC_BACKEND_POOL) return 0;
+    if (tl_in_pool || pthread_mutex_trylock(&g_pool.busy) != 0)
+        return 0;   /* nested, or the pool is busy: the call runs on its own thread anyway */
+    if (!g_pool.inited) pool_init();
+    const int c = g_pool.use_load ? load_cap(now_ns()) : 0;
+    pthread_mutex_unlock(&g_pool.busy);
+    return c;
+}
+
 void fc_pool_stats(int64_t *out6)
 {
     out6[0] = g_adapt.loops;     /* loops run on the pool (more than one thread) */
@@ -408,6 +421,8 @@ static void run_pool(int threads, int64_t n, int64_t grain, fc_loop_fn fn, void 
 #endif /* FC_POOL_PTHREADS */
 
 #if !FC_POOL_PTHREADS
+int fc_pool_cap(void) { return 0; }
+
 void fc_pool_stats(int64_t *out6)
 {
     for (int i = 0; i < 6; i++) out6[i] = 0;
