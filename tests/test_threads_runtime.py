@@ -186,7 +186,7 @@ big = fastconv.conv2d(np.ones((1, 64, 56, 56), np.float32), np.ones((64, 64, 3, 
 after_big = n()
 print(json.dumps([start, after_small, after_big]))
 """
-    start, after_small, after_big = run_child(code)
+    start, after_small, after_big = run_child(code, {"FASTCONV_LOAD_CAP": "0"})   # the load: below
     assert after_small == start                  # 8->8 3x3 @8: 74 kFLOP, no thread pays
     assert after_big == start + 2                # 3 threads: the caller and two workers
     code1 = """
@@ -198,6 +198,29 @@ print(json.dumps([fastconv.get_num_threads(), start, n()]))
 """
     threads, start, end = run_child(code1, {"OMP_NUM_THREADS": "1"})
     assert threads == 1 and end == start
+
+
+@pytest.mark.skipif(not LINUX, reason="counts threads and runnable work through /proc")
+def test_busy_cores_give_a_call_fewer_threads():
+    """With more busy processes than cores, a large call runs on its caller's
+    thread alone (no worker is started) and still computes the same bits."""
+    from fastconv.bench.load import BusyProcesses
+
+    code = """
+import json, os, hashlib, numpy as np, fastconv
+n = lambda: len(os.listdir("/proc/self/task"))
+fastconv.set_num_threads(2)
+start = n()
+rng = np.random.default_rng(0)
+x = rng.standard_normal((1, 64, 56, 56), dtype=np.float32); w = rng.standard_normal((64, 64, 3, 3), dtype=np.float32)
+y = fastconv.conv2d(x, w, padding=1)
+print(json.dumps([start, n(), hashlib.sha256(y.tobytes()).hexdigest()]))
+"""
+    with BusyProcesses((os.cpu_count() or 1) + 1):
+        start, end, h_busy = run_child(code)
+    assert end == start
+    _, _, h_quiet = run_child(code, {"FASTCONV_LOAD_CAP": "0"})
+    assert h_busy == h_quiet
 
 
 @pytest.mark.skipif(not LINUX, reason="reads thread CPU times through /proc")
