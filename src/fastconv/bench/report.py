@@ -84,7 +84,25 @@ def _fastconv_config() -> dict:
     return out
 
 
+# distributions that provide a module, where the names differ
+_DISTS = {"cv2": ("opencv-python-headless", "opencv-python", "opencv-contrib-python",
+                  "opencv-contrib-python-headless")}
+
+
 def _version(module: str) -> str:
+    """A module's version without importing it where it is not loaded yet:
+    importing a peer (ONNX Runtime starts threads that read the environment)
+    only to name its version would leave those threads running in a process
+    that did not ask for the peer."""
+    m = sys.modules.get(module)
+    if m is not None:
+        return str(getattr(m, "__version__", "?"))
+    from importlib import metadata
+    for dist in _DISTS.get(module, (module,)):
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
     try:
         m = importlib.import_module(module)
     except Exception:
