@@ -134,24 +134,12 @@ def many_threads(rounds, rng, calls=10):
 def fork_time(x, w):
     if not hasattr(os, "fork"):
         return None
+    from fastconv.bench.load import in_forked_child
+
     fc.conv2d(x, w, padding=1)
     t = time.perf_counter()
-    r, wfd = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.write(wfd, b"1" if np.isfinite(fc.conv2d(x, w, padding=1)).all() else b"0")
-        finally:
-            os._exit(0)
-    os.close(wfd)
-    import select
-    ready, _, _ = select.select([r], [], [], 30.0)
-    got = os.read(r, 1) if ready else b""
-    os.close(r)
-    if not ready:              # hung (libgomp's pool after fork): no answer in 30 s
-        os.kill(pid, 9)
-    os.waitpid(pid, 0)
-    return time.perf_counter() - t if got == b"1" else float("inf")
+    ok = in_forked_child(lambda: np.isfinite(fc.conv2d(x, w, padding=1)).all(), timeout=30.0)
+    return time.perf_counter() - t if ok else float("inf")
 
 
 def main(argv=None) -> int:

@@ -82,3 +82,28 @@ def busy_warning(meta: dict) -> str | None:
         return None
     return ("WARNING: the machine was busy -- " + "; ".join(why) +
             ". Read these times as times on a busy machine, not as the library's speed.")
+
+
+def in_forked_child(fn, timeout: float = 60.0):
+    """Run fn() in a child made by os.fork and return what it answered: True or
+    False (fn's truth value), or None if the child gave no answer within
+    timeout seconds (it is then killed): a pool that does not survive fork
+    hangs there."""
+    import select
+
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:                   # the child: answer, then leave at once
+        os.close(r)
+        try:
+            os.write(w, b"1" if fn() else b"0")
+        finally:
+            os._exit(0)
+    os.close(w)
+    ready, _, _ = select.select([r], [], [], timeout)
+    got = os.read(r, 1) if ready else b""
+    os.close(r)
+    if not ready:
+        os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    return None if not ready else got == b"1"
