@@ -1,5 +1,5 @@
 """fastconv: every convolution of deep learning and image processing, for NumPy,
-computed by hand-written C loops with OpenMP and SIMD."""
+computed by hand-written C loops on their own thread pool, with SIMD."""
 from __future__ import annotations
 
 import os as _os
@@ -7,6 +7,7 @@ import os as _os
 from . import _core
 from ._config import _register_threadpoolctl, get_num_threads, set_num_threads, show_config
 from ._core import Plan
+from .batchnorm import fold_batchnorm
 from .functional import (avg_pool2d, conv1d, conv_plan, conv2d, conv3d, conv_transpose1d,
                          conv_transpose2d, conv_transpose3d, depthwise_conv2d,
                          depthwise_separable_conv2d, involution2d, max_pool2d, max_unpool2d,
@@ -22,7 +23,7 @@ __all__ = [
     "depthwise_conv2d", "pointwise_conv2d", "separable_conv2d", "depthwise_separable_conv2d",
     "involution2d", "max_pool2d", "max_unpool2d", "avg_pool2d", "Involution2d",
     "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
-    "conv_plan", "Plan", "get_num_threads", "set_num_threads", "show_config", "__version__",
+    "conv_plan", "Plan", "fold_batchnorm", "get_num_threads", "set_num_threads", "show_config", "__version__",
 ]
 
 _register_threadpoolctl()
