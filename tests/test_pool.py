@@ -191,3 +191,32 @@ def test_max_unpool_bad_input(what):
         v, i = v[0, 0], i[0, 0]
     with pytest.raises(ValueError):
         fastconv.max_unpool2d(v, i, 2)
+
+
+# ---------------------------------------------------------------- global average pooling
+@pytest.mark.parametrize("shape", [(2, 5, 7), (1, 16, 7, 7), (3, 4, 56, 56), (2, 3, 2, 5, 6), (0, 3, 4, 4)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_global_avg_pool_matches_the_mean(shape, dtype, restore_threads):
+    rng = np.random.default_rng(7)
+    x = (rng.standard_normal(shape) + 3.0).astype(dtype)
+    want = x.astype(np.float64).mean(axis=tuple(range(2, x.ndim)), keepdims=True)
+    for threads in (1, 2):
+        fastconv.set_num_threads(threads)
+        y = fastconv.global_avg_pool(x)
+        assert y.shape == want.shape and y.dtype == dtype
+        np.testing.assert_allclose(y, want, rtol=1e-6 if dtype == np.float32 else 1e-13, atol=0)
+    flat = fastconv.global_avg_pool(x, keepdims=False)
+    assert flat.shape == shape[:2]
+    out = np.empty(want.shape, dtype)
+    assert fastconv.global_avg_pool(x, out=out) is out
+
+
+def test_global_avg_pool_rejects():
+    with pytest.raises(ValueError, match="dims"):
+        fastconv.global_avg_pool(np.ones((3, 4), np.float32))
+    with pytest.raises(ValueError, match="empty"):
+        fastconv.global_avg_pool(np.ones((1, 2, 0, 3), np.float32))
+    with pytest.raises(TypeError):
+        fastconv.global_avg_pool(np.ones((1, 2, 3), np.int32))
+    with pytest.raises(ValueError, match="shape"):
+        fastconv.global_avg_pool(np.ones((1, 2, 3, 3), np.float32), out=np.empty((1, 2), np.float32))

@@ -73,6 +73,7 @@ cdef extern from "fastconv.h" nogil:
                       void *y)
     int fc_max_pool(const fc_conv_desc *d, int dtype, const void *x, void *y, int64_t *idx)
     int fc_avg_pool(const fc_conv_desc *d, int dtype, const void *x, void *y)
+    int fc_global_avg_pool(int64_t NC, int64_t plane, int dtype, const void *x, void *y)
     int fc_max_unpool(int64_t NC, int64_t in_plane, int64_t out_plane, int dtype,
                       const void *x, const int64_t *idx, void *y)
 
@@ -444,6 +445,17 @@ def avg_pool(tuple desc, x, y):
     _ptrs((x, y), p)
     with nogil:
         st = fc_avg_pool(&d, dt, p[0], p[1])
+    _check(st)
+    return y
+
+
+def global_avg_pool(x, y, int64_t NC, int64_t plane):
+    """y[i] = mean of the i-th plane of x (both C-contiguous)."""
+    cdef void *p[2]
+    cdef int dt = _dt(x), st
+    _ptrs((x, y), p)
+    with nogil:
+        st = fc_global_avg_pool(NC, plane, dt, p[0], p[1])
     _check(st)
     return y
 

@@ -323,6 +323,27 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
     return y
 
 
+def global_avg_pool(x, *, keepdims: bool = True, out=None):
+    """The mean of every channel over all its spatial dims: x (N, C, *spatial)
+    with 1 to 3 spatial dims -> (N, C, 1, ...) (as torch's adaptive_avg_pool
+    with output size 1), or (N, C) with keepdims=False.  Threaded C; sums in
+    float64."""
+    xa = _args.as_float_array(x, "x")
+    if not 3 <= xa.ndim <= 5:
+        raise ValueError(f"x must have 3 to 5 dims (N, C, *spatial), got shape {xa.shape}")
+    N, C = xa.shape[:2]
+    plane = int(np.prod(xa.shape[2:]))
+    shape = (N, C) + (1,) * (xa.ndim - 2) if keepdims else (N, C)
+    if plane == 0:
+        raise ValueError(f"x has an empty spatial extent {xa.shape[2:]}: no mean")
+    y = _args.check_out(out, shape, xa.dtype, xa)
+    if y is None:
+        y = np.empty(shape, xa.dtype)
+    if y.size:
+        _core.global_avg_pool(xa, y, N * C, plane)
+    return y
+
+
 def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
     """Scatter every value of x to the position `indices` records in a zero map
     (the inverse of max_pool2d(..., return_indices=True))."""

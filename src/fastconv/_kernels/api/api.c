@@ -189,6 +189,13 @@ int fc_avg_pool(const fc_conv_desc *d, int dtype, const void *x, void *y)
     FC_CAPPED(0.0, fc_conv_bytes(d, dtype), FC_BY_DTYPE(dtype, avg_pool_run, d, x, y));
 }
 
+int fc_global_avg_pool(int64_t NC, int64_t plane, int dtype, const void *x, void *y)
+{
+    if (NC < 0 || plane < 1) return FC_EINVAL;
+    FC_CAPPED(0.0, (double)NC * (double)(plane + 1) * (double)fc_dsize(dtype),
+              FC_BY_DTYPE(dtype, global_avg_pool, NC, plane, x, y));
+}
+
 int fc_max_unpool(int64_t NC, int64_t in_plane, int64_t out_plane, int dtype,
                   const void *x, const int64_t *idx, void *y)
 {

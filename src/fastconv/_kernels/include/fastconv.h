@@ -175,6 +175,8 @@ int fc_involution(const fc_conv_desc *d, int dtype,
  * d: C_in == C_out == C, k = (1, kH, kW), pads symmetric (zeros never win). */
 int fc_max_pool(const fc_conv_desc *d, int dtype, const void *x, void *y, int64_t *idx);
 /* scatter x (N, C, Hi, Wi) to y (N, C, Ho, Wo) zero-filled at idx. */
+/* y[i] = the mean of x[i*plane .. (i+1)*plane), i < NC (global average pooling) */
+int fc_global_avg_pool(int64_t NC, int64_t plane, int dtype, const void *x, void *y);
 int fc_max_unpool(int64_t NC, int64_t in_plane, int64_t out_plane, int dtype,
                   const void *x, const int64_t *idx, void *y);
 int fc_avg_pool(const fc_conv_desc *d, int dtype, const void *x, void *y);
