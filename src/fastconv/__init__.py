@@ -8,7 +8,7 @@ from . import _core
 from ._config import _register_threadpoolctl, get_num_threads, set_num_threads, show_config
 from ._core import Plan
 from .batchnorm import fold_batchnorm
-from .functional import (avg_pool2d, conv1d, conv_plan, conv2d, conv3d, conv_transpose1d,
+from .functional import (add, avg_pool2d, conv1d, conv_plan, conv2d, conv3d, conv_transpose1d,
                          conv_transpose2d, conv_transpose3d, depthwise_conv2d,
                          depthwise_separable_conv2d, global_avg_pool, involution2d, max_pool2d,
                          max_unpool2d,
@@ -22,7 +22,7 @@ __version__ = "0.1.0"
 __all__ = [
     "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
     "depthwise_conv2d", "pointwise_conv2d", "separable_conv2d", "depthwise_separable_conv2d",
-    "involution2d", "max_pool2d", "max_unpool2d", "avg_pool2d", "global_avg_pool", "Involution2d",
+    "involution2d", "max_pool2d", "max_unpool2d", "avg_pool2d", "global_avg_pool", "add", "Involution2d",
     "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
     "conv_plan", "Plan", "fold_batchnorm", "get_num_threads", "set_num_threads", "show_config", "__version__",
 ]

@@ -74,6 +74,7 @@ cdef extern from "fastconv.h" nogil:
     int fc_max_pool(const fc_conv_desc *d, int dtype, const void *x, void *y, int64_t *idx)
     int fc_avg_pool(const fc_conv_desc *d, int dtype, const void *x, void *y)
     int fc_global_avg_pool(int64_t NC, int64_t plane, int dtype, const void *x, void *y)
+    int fc_eltwise(int64_t n, int dtype, const void *x, const void *y, void *out, int act, double alpha)
     int fc_max_unpool(int64_t NC, int64_t in_plane, int64_t out_plane, int dtype,
                       const void *x, const int64_t *idx, void *y)
 
@@ -447,6 +448,19 @@ def avg_pool(tuple desc, x, y):
         st = fc_avg_pool(&d, dt, p[0], p[1])
     _check(st)
     return y
+
+
+def eltwise(x, y, out, int act, double alpha):
+    """out = act(x + y) element-wise (y None: act(x)); C-contiguous arrays of one dtype."""
+    cdef void *px = _ptr(x)
+    cdef void *py = NULL if y is None else _ptr(y)
+    cdef void *po = _ptr(out)
+    cdef int dt = _dt(x), st
+    cdef int64_t n = x.size
+    with nogil:
+        st = fc_eltwise(n, dt, px, py, po, act, alpha)
+    _check(st)
+    return out
 
 
 def global_avg_pool(x, y, int64_t NC, int64_t plane):

@@ -323,6 +323,40 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
     return y
 
 
+_EW_ACTS = {None: 0, "none": 0, "relu": 1, "relu6": 2, "leaky_relu": 3, "hardswish": 4}
+
+
+def add(x, y=None, *, activation=None, negative_slope: float = 0.01, out=None):
+    """``activation(x + y)`` element-wise (y None: ``activation(x)``), in threaded
+    C: the residual add and activation between layers.  x and y of one shape
+    and dtype; activation None, "relu", "relu6", "leaky_relu" (with
+    negative_slope, as torch) or "hardswish".  ``out`` may be x or y itself
+    (in place) or a new array of that shape; NaN propagates."""
+    xa = _args.as_float_array(x, "x")
+    ya = None
+    if y is not None:
+        ya = _args.as_float_array(y, "y")
+        if ya.shape != xa.shape:
+            raise ValueError(f"y must have the shape of x {xa.shape}, got {ya.shape}")
+        _args.common_dtype(x=xa, y=ya)
+    if not (activation is None or isinstance(activation, str)) or activation not in _EW_ACTS:
+        raise ValueError(f"activation must be one of {sorted(k for k in _EW_ACTS if k)} or None, "
+                         f"got {activation!r}")
+    try:
+        slope = float(negative_slope)
+    except (TypeError, ValueError):
+        raise TypeError(f"negative_slope must be a number, got {type(negative_slope).__name__}") from None
+    if out is None:
+        res = np.empty(xa.shape, xa.dtype)
+    elif out is x and out is xa or (y is not None and out is y and out is ya):
+        res = out                                  # in place: element i reads only element i
+    else:
+        res = _args.check_out(out, xa.shape, xa.dtype, xa, ya)
+    if res.size:
+        _core.eltwise(xa, ya, res, _EW_ACTS[activation], slope)
+    return res
+
+
 def global_avg_pool(x, *, keepdims: bool = True, out=None):
     """The mean of every channel over all its spatial dims: x (N, C, *spatial)
     with 1 to 3 spatial dims -> (N, C, 1, ...) (as torch's adaptive_avg_pool

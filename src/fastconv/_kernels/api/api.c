@@ -189,6 +189,14 @@ int fc_avg_pool(const fc_conv_desc *d, int dtype, const void *x, void *y)
     FC_CAPPED(0.0, fc_conv_bytes(d, dtype), FC_BY_DTYPE(dtype, avg_pool_run, d, x, y));
 }
 
+int fc_eltwise(int64_t n, int dtype, const void *x, const void *y, void *out, int act, double alpha)
+{
+    if (n < 0 || act < FC_EW_NONE || act > FC_EW_HARDSWISH) return FC_EINVAL;
+    if (n == 0) return FC_OK;
+    FC_CAPPED(0.0, (double)n * (double)fc_dsize(dtype) * (y ? 3.0 : 2.0),
+              FC_BY_DTYPE(dtype, eltwise, n, x, y, out, act, alpha));
+}
+
 int fc_global_avg_pool(int64_t NC, int64_t plane, int dtype, const void *x, void *y)
 {
     if (NC < 0 || plane < 1) return FC_EINVAL;

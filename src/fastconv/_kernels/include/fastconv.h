@@ -175,6 +175,11 @@ int fc_involution(const fc_conv_desc *d, int dtype,
  * d: C_in == C_out == C, k = (1, kH, kW), pads symmetric (zeros never win). */
 int fc_max_pool(const fc_conv_desc *d, int dtype, const void *x, void *y, int64_t *idx);
 /* scatter x (N, C, Hi, Wi) to y (N, C, Ho, Wo) zero-filled at idx. */
+/* out = act(x + y) element-wise over n elements (y NULL: act(x)); out may be x or y */
+typedef enum {
+    FC_EW_NONE = 0, FC_EW_RELU = 1, FC_EW_RELU6 = 2, FC_EW_LEAKY_RELU = 3, FC_EW_HARDSWISH = 4
+} fc_ew_act;
+int fc_eltwise(int64_t n, int dtype, const void *x, const void *y, void *out, int act, double alpha);
 /* y[i] = the mean of x[i*plane .. (i+1)*plane), i < NC (global average pooling) */
 int fc_global_avg_pool(int64_t NC, int64_t plane, int dtype, const void *x, void *y);
 int fc_max_unpool(int64_t NC, int64_t in_plane, int64_t out_plane, int dtype,
