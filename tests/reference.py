@@ -109,14 +109,41 @@ def pad_input(x, pads, padding_mode="zeros"):
     return np.pad(x, width, mode=_NP_PAD_MODE[padding_mode])
 
 
+_ERFC = np.vectorize(math.erfc, otypes=[np.float64])
+
+
 def apply_activation(y, activation):
+    """torch's definitions (gelu: the erf form); leaky_relu's slope 0.01 or
+    given as ("leaky_relu", slope); a NaN passes through each."""
     if activation is None:
         return y
-    if activation == "relu":
-        return np.where(np.isnan(y), y, np.maximum(y, 0.0))
-    if activation == "relu6":
-        return np.where(np.isnan(y), y, np.minimum(np.maximum(y, 0.0), 6.0))
+    if isinstance(activation, tuple):
+        name, slope = activation
+    else:
+        name, slope = activation, 0.01
+    y = np.asarray(y, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if name == "relu":
+            return np.where(np.isnan(y), y, np.maximum(y, 0.0))
+        if name == "relu6":
+            return np.where(np.isnan(y), y, np.minimum(np.maximum(y, 0.0), 6.0))
+        if name == "leaky_relu":
+            return np.where(y < 0, y * slope, y)
+        if name == "hardswish":
+            return y * np.clip(y + 3, 0, 6) / 6
+        if name == "sigmoid":
+            return 1 / (1 + np.exp(-y))
+        if name == "tanh":
+            return np.tanh(y)
+        if name == "silu":
+            return y / (1 + np.exp(-y))
+        if name == "gelu":
+            return 0.5 * y * _ERFC(-y / math.sqrt(2))
     raise ValueError(f"unknown activation {activation!r}")
+
+
+ACTIVATIONS = (None, "relu", "relu6", "leaky_relu", ("leaky_relu", 0.2), "hardswish", "sigmoid",
+               "tanh", "silu", "gelu")
 
 
 def _f64(a):

@@ -416,8 +416,8 @@ BAD_CONV2D = [
     ("padding_mode", dict(padding_mode="")),
     ("algorithm", dict(algorithm="fft")),
     ("algorithm", dict(algorithm="")),
-    ("activation", dict(activation="tanh")),
-    ("activation", dict(activation="sigmoid")),
+    ("activation", dict(activation="swish")),
+    ("activation", dict(activation="Sigmoid")),
     ("padding", dict(padding=6, padding_mode="reflect")),
     ("padding", dict(padding=((0, 6), (0, 0)), padding_mode="reflect")),
     ("padding", dict(padding=7, padding_mode="circular")),
@@ -437,7 +437,7 @@ def test_conv2d_bad_argument(name, kw):
     ("stride", dict(stride=0)), ("stride", dict(stride=(1, 1, 1, 1))), ("dilation", dict(dilation=0)),
     ("padding", dict(padding=-1)), ("padding", dict(padding="full")), ("groups", dict(groups=2)),
     ("padding_mode", dict(padding_mode="symmetric")), ("algorithm", dict(algorithm="fft")),
-    ("activation", dict(activation="gelu")), ("padding", dict(padding=4, padding_mode="reflect")),
+    ("activation", dict(activation="GELU")), ("padding", dict(padding=4, padding_mode="reflect")),
 ])
 def test_conv1d_3d_bad_argument(nd, name, kw):
     rng = np.random.default_rng(0)

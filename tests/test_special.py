@@ -435,7 +435,7 @@ def test_depthwise_separable_out(dtype, case, rng):
 
 @pytest.mark.parametrize("name,kw", [
     ("stride", dict(stride=0)), ("padding", dict(padding=-1)), ("dilation", dict(dilation=0)),
-    ("activation", dict(activation="tanh")), ("activation", dict(depthwise_activation="tanh")),
+    ("activation", dict(activation="swish")), ("activation", dict(depthwise_activation="tanh")),
 ])
 def test_depthwise_separable_bad_argument(name, kw):
     rng = np.random.default_rng(0)

@@ -6,6 +6,7 @@ and the value it got.  Nothing below this module validates again.
 from __future__ import annotations
 
 import functools
+import math
 import numbers
 import operator
 from dataclasses import dataclass
@@ -15,7 +16,9 @@ import numpy as np
 from . import _core
 
 PAD_MODES = {"zeros": 0, "reflect": 1, "replicate": 2, "circular": 3}
-ACTIVATIONS = {None: 0, "relu": 1, "relu6": 2}
+ACTIVATIONS = {None: 0, "relu": 1, "relu6": 2, "leaky_relu": 3, "hardswish": 4, "sigmoid": 5,
+               "tanh": 6, "silu": 7, "gelu": 8}     # fc_act (include/fastconv.h)
+LEAKY_SLOPE = 0.01    # leaky_relu's negative slope unless given: ("leaky_relu", slope)
 ALGORITHMS = {"auto": 0, "direct": 1, "gemm": 2, "winograd": 3}
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _MAX_ELEMENTS = 2**62 // 8
@@ -46,6 +49,7 @@ class ConvSpec:
     activation: int = 0
     algorithm: int = 0
     dtype: np.dtype = DTYPES[0]
+    alpha: float = 0.0     # the activation's parameter (leaky_relu's slope)
 
     def c_desc(self) -> tuple:
         """The fields of fc_conv_desc, in order, 1-D and 2-D lifted to 3-D."""
@@ -58,7 +62,7 @@ class ConvSpec:
                 *lift(self.in_size, 1), *lift(self.out_size, 1), *lift(self.kernel, 1),
                 *lift(self.stride, 1), *lift(self.dilation, 1),
                 *lift(self.pad0, 0), *lift(self.pad1, 0),
-                self.pad_mode, self.activation)
+                self.pad_mode, self.activation, self.alpha)
 
     @functools.cached_property
     def out_shape(self) -> tuple:
@@ -96,6 +100,19 @@ def tuple_arg(v, nd: int, name: str, *, minimum: int) -> tuple:
     if any(e < minimum for e in vals):
         raise ValueError(f"{name} must be >= {minimum} in every dimension, got {v!r}")
     return vals
+
+
+def activation_arg(v, name: str = "activation") -> tuple[int, float]:
+    """An activation: None, one of ACTIVATIONS' names, or ("leaky_relu", slope);
+    returns (its fc_act code, its parameter)."""
+    if type(v) is tuple and len(v) == 2 and v[0] == "leaky_relu":
+        slope = v[1]
+        if isinstance(slope, bool) or not isinstance(slope, (int, float, np.floating, np.integer)) \
+                or not math.isfinite(float(slope)):
+            raise ValueError(f"{name}'s negative slope must be a finite number; got {slope!r}")
+        return ACTIVATIONS["leaky_relu"], float(slope)
+    code = choice_arg(v, ACTIVATIONS, name)
+    return code, (LEAKY_SLOPE if code == ACTIVATIONS["leaky_relu"] else 0.0)
 
 
 def choice_arg(v, table: dict, name: str) -> int:
@@ -173,6 +190,26 @@ def check_out(out, shape: tuple, dtype: np.dtype, *inputs) -> np.ndarray | None:
         if a is not None and np.may_share_memory(out, a):
             raise ValueError("out must not overlap an input")
     return out
+
+
+def check_residual(residual, spec) -> np.ndarray | None:
+    """The residual of a fused epilogue as C reads it: an array of the result's
+    shape and dtype (a copy only where it is not C-contiguous, native order);
+    batched as the C side's output."""
+    if residual is None:
+        return None
+    r = residual
+    if not _ready(r):
+        r = as_float_array(r, "residual")
+        if r.dtype != spec.dtype:
+            raise TypeError(f"residual must have the result's dtype {spec.dtype}, got {r.dtype}")
+        r = np.ascontiguousarray(r)
+    if r.shape != tuple(spec.out_shape):
+        raise ValueError(f"residual must have the result's shape {tuple(spec.out_shape)}, "
+                         f"got {r.shape}")
+    if r.dtype != spec.dtype:
+        raise TypeError(f"residual must have the result's dtype {spec.dtype}, got {r.dtype}")
+    return r if spec.batched else r[None]
 
 
 def check_size(shape, name="result") -> None:
@@ -298,7 +335,7 @@ def _operands(nd, x, weight, bias, layout):
 # them (a repeated call then costs a dict lookup instead of ~30 us of checks).
 _SPEC_CACHE: dict = {}
 _SPEC_CACHE_MAX = 512
-_PLAIN = (int, str, type(None))
+_PLAIN = (int, float, str, type(None))
 
 
 def _plain(v) -> bool:
@@ -357,7 +394,7 @@ def _conv_spec(nd, x, weight, bias, stride, padding, dilation, groups,
     stride = tuple_arg(stride, nd, "stride", minimum=1)
     dilation = tuple_arg(dilation, nd, "dilation", minimum=1)
     pmode = choice_arg(padding_mode, PAD_MODES, "padding_mode")
-    act = choice_arg(activation, ACTIVATIONS, "activation")
+    act, alpha = activation_arg(activation)
     algo = choice_arg(algorithm, ALGORITHMS, "algorithm")
     pad0, pad1 = resolve_padding(padding, nd, in_size, kernel, stride, dilation)
     check_pad_mode(pmode, in_size, pad0, pad1)
@@ -366,7 +403,7 @@ def _conv_spec(nd, x, weight, bias, stride, padding, dilation, groups,
                            [d * (k - 1) + 1 for d, k in zip(dilation, kernel)])
     dilation = tuple(1 if k == 1 else d for d, k in zip(dilation, kernel))  # unused: no overflow
     spec = ConvSpec(nd, batched, N, C_in, C_out, groups, tuple(in_size), out_size,
-                    tuple(kernel), stride, dilation, pad0, pad1, pmode, act, algo, dtype)
+                    tuple(kernel), stride, dilation, pad0, pad1, pmode, act, algo, dtype, alpha)
     if algo and not _core.algo_ok(spec.c_desc(), algo):   # the C planner's own rule
         raise ValueError("algorithm='winograd' needs a 3x3 kernel (2-D, or 3-D 1x3x3) with "
                          f"stride 1 and dilation 1 along H and W; got {nd}-D kernel "
@@ -402,7 +439,7 @@ def _conv_transpose_spec(nd, x, weight, bias, stride, padding, output_padding, g
             raise ValueError(f"output_padding must be smaller than either stride or dilation; "
                              f"got output_padding={output_padding!r}, stride={stride}, "
                              f"dilation={dilation}")
-    act = choice_arg(activation, ACTIVATIONS, "activation")
+    act, alpha = activation_arg(activation)
     _, (pad0, pad1) = parse_padding(padding, nd, allow_same=False)
     out_size = []
     for dim, (i, k, s, d, p0, p1, op) in enumerate(
@@ -425,7 +462,7 @@ def _conv_transpose_spec(nd, x, weight, bias, stride, padding, output_padding, g
                    for s, i, o, op in zip(stride, in_size, out_size, opad))
     dilation = tuple(min(d, op + 1) if k == 1 else d for d, k, op in zip(dilation, kernel, opad))
     spec = ConvSpec(nd, batched, N, C_in, C_out, groups, tuple(in_size), tuple(out_size),
-                    tuple(kernel), stride, dilation, pad0, pad1, 0, act, 0, dtype)
+                    tuple(kernel), stride, dilation, pad0, pad1, 0, act, 0, dtype, alpha)
     check_size(spec.out_shape)
     return spec, xb, weight, bias
 
@@ -463,5 +500,6 @@ def ceil_div(a, b):
     return -(-a // b)
 
 
-__all__ = ["ConvSpec", "conv_spec", "conv_transpose_spec", "pool_spec", "check_out",
+__all__ = ["ConvSpec", "conv_spec", "conv_transpose_spec", "pool_spec", "check_out", "check_residual",
+           "activation_arg",
            "as_float_array", "common_dtype"]

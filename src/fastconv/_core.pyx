@@ -7,6 +7,7 @@ one dtype (fastconv._args guarantees it); nothing here checks arguments.
 import numpy as np
 cimport numpy as cnp
 from libc.stdint cimport int64_t
+from libc.string cimport memset
 
 cnp.import_array()
 
@@ -22,6 +23,9 @@ cdef extern from "fastconv.h" nogil:
         int64_t pad1[3]
         int pad_mode
         int act
+        double alpha
+        int64_t res_off
+        int has_res
     ctypedef struct fc_plan:
         fc_conv_desc desc
         fc_conv_desc run
@@ -40,6 +44,15 @@ cdef extern from "fastconv.h" nogil:
     int fc_plan_run(const fc_plan *p, const void *x, const void *w, const void *b, void *y)
     int fc_plan_run_packed(const fc_plan *p, const void *x, const void *packed, const void *b,
                            void *y)
+    int fc_plan_run_res(const fc_plan *p, const void *x, const void *w, const void *b,
+                        const void *r, void *y)
+    int fc_plan_run_packed_res(const fc_plan *p, const void *x, const void *packed,
+                               const void *b, const void *r, void *y)
+    int fc_conv_res(const fc_conv_desc *d, int dtype, int algo, const void *x, const void *w,
+                    const void *b, const void *r, void *y)
+    int fc_conv_transpose_res(const fc_conv_desc *d, int dtype, const void *x, const void *w,
+                              const void *packed, const void *b, const void *r, void *y)
+    int fc_epilogue(const fc_conv_desc *d, int dtype, const void *b, const void *r, void *y)
     int fc_conv_algo_ok(const fc_conv_desc *d, int algo)
     int fc_isa_supported(int isa)
     const char *fc_isa_name(int isa)
@@ -86,6 +99,7 @@ ALGO_NAMES = ("auto", "direct", "gemm", "winograd")
 cdef fc_conv_desc _desc(tuple t) except *:
     cdef fc_conv_desc d
     cdef int i
+    memset(&d, 0, sizeof(d))
     d.N, d.C_in, d.C_out, d.groups = t[0], t[1], t[2], t[3]
     for i in range(3):
         d.in_[i] = t[4 + i]
@@ -97,6 +111,8 @@ cdef fc_conv_desc _desc(tuple t) except *:
         d.pad1[i] = t[22 + i]
     d.pad_mode = t[25]
     d.act = t[26]
+    if len(t) > 27:
+        d.alpha = t[27]
     return d
 
 
@@ -292,17 +308,18 @@ def plan_pack(Plan pl, w):
     return packed
 
 
-def plan_run(Plan pl, x, w, b, y, bint packed=False):
+def plan_run(Plan pl, x, w, b, y, bint packed=False, r=None):
     """Run on the weights as given, or (packed) on weights packed for a plan of
-    the same key (plan_pack; another key is a RuntimeError, nothing computed)."""
-    cdef void *p[4]
+    the same key (plan_pack; another key is a RuntimeError, nothing computed);
+    r: a residual shaped as y added before the activation, or None."""
+    cdef void *p[5]
     cdef int st
-    _ptrs((x, w, b, y), p)
+    _ptrs((x, w, b, y, r), p)
     with nogil:
         if packed:
-            st = fc_plan_run_packed(&pl.p, p[0], p[1], p[2], p[3])
+            st = fc_plan_run_packed_res(&pl.p, p[0], p[1], p[2], p[4], p[3])
         else:
-            st = fc_plan_run(&pl.p, p[0], p[1], p[2], p[3])
+            st = fc_plan_run_res(&pl.p, p[0], p[1], p[2], p[4], p[3])
     _check(st)
     return y
 
@@ -322,13 +339,13 @@ cdef int _ptrs(tuple arrays, void **p) except -1:
     return 0
 
 
-def conv(tuple desc, int algo, x, w, b, y):
+def conv(tuple desc, int algo, x, w, b, y, r=None):
     cdef fc_conv_desc d = _desc(desc)
-    cdef void *p[4]
+    cdef void *p[5]
     cdef int dt = _dt(x), st
-    _ptrs((x, w, b, y), p)
+    _ptrs((x, w, b, y, r), p)
     with nogil:
-        st = fc_conv(&d, dt, algo, p[0], p[1], p[2], p[3])
+        st = fc_conv_res(&d, dt, algo, p[0], p[1], p[2], p[4], p[3])
     _check(st)
     return y
 
@@ -360,13 +377,13 @@ def conv_packed(tuple desc, int algo, x, packed, b, y):
     return y
 
 
-def conv_transpose(tuple desc, x, w, b, y):
+def conv_transpose(tuple desc, x, w, b, y, r=None):
     cdef fc_conv_desc d = _desc(desc)
-    cdef void *p[4]
+    cdef void *p[5]
     cdef int dt = _dt(x), st
-    _ptrs((x, w, b, y), p)
+    _ptrs((x, w, b, y, r), p)
     with nogil:
-        st = fc_conv_transpose(&d, dt, p[0], p[1], p[2], p[3])
+        st = fc_conv_transpose_res(&d, dt, p[0], p[1], NULL, p[2], p[4], p[3])
     _check(st)
     return y
 
@@ -383,13 +400,13 @@ def conv_transpose_pack(tuple desc, w):
     return packed
 
 
-def conv_transpose_packed(tuple desc, x, packed, b, y):
+def conv_transpose_packed(tuple desc, x, packed, b, y, r=None):
     cdef fc_conv_desc d = _desc(desc)
-    cdef void *p[4]
+    cdef void *p[5]
     cdef int dt = _dt(x), st
-    _ptrs((x, packed, b, y), p)
+    _ptrs((x, packed, b, y, r), p)
     with nogil:
-        st = fc_conv_transpose_packed(&d, dt, p[0], p[1], p[2], p[3])
+        st = fc_conv_transpose_res(&d, dt, p[0], NULL, p[1], p[2], p[4], p[3])
     _check(st)
     return y
 
@@ -424,6 +441,18 @@ def involution(tuple desc, x, kernel, y):
     _ptrs((x, kernel, y), p)
     with nogil:
         st = fc_involution(&d, dt, p[0], p[1], p[2])
+    _check(st)
+    return y
+
+
+def epilogue(tuple desc, b, r, y):
+    """y = act(y + b[c] + r) over y (N, C_out, out) of desc; b and r may be None."""
+    cdef fc_conv_desc d = _desc(desc)
+    cdef void *p[3]
+    cdef int dt = _dt(y), st
+    _ptrs((b, r, y), p)
+    with nogil:
+        st = fc_epilogue(&d, dt, p[0], p[1], p[2])
     _check(st)
     return y
 

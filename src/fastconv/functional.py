@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from . import _args, _core
-from ._args import ACTIVATIONS, check_out, conv_spec, conv_transpose_spec
+from ._args import check_out, check_residual, conv_spec, conv_transpose_spec
 
 __all__ = [
     "conv_plan", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
@@ -38,23 +38,24 @@ def _result(spec, out, *inputs):
     return y, (y if spec.batched else y[None])
 
 
-def _fill_empty(spec, yb, bias):
-    """Results with a zero-size dimension: nothing for C to do."""
+def _fill_empty(spec, yb, bias, rb=None):
+    """Results with a zero-size dimension or no input channel: nothing for the
+    kernels to do; the bias, residual and activation are the epilogue's."""
     if yb.size:
-        yb[...] = 0 if bias is None else bias.reshape((1, -1) + (1,) * spec.nd)
+        yb[...] = 0
+        _core.epilogue(spec.c_desc(), bias, rb, yb)
 
 
 def _conv(nd, x, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm,
-          activation, out):
+          activation, out, residual=None):
     spec, xb, w, b = conv_spec(nd, x, weight, bias, stride, padding, dilation, groups,
                                padding_mode, algorithm, activation)
+    rb = check_residual(residual, spec)
     y, yb = _result(spec, out, x, weight, bias)
     if spec.empty or spec.C_in == 0:
-        _fill_empty(spec, yb, b)
-        if spec.C_in == 0 and yb.size and spec.activation:
-            np.clip(yb, 0, 6 if spec.activation == 2 else None, out=yb)
+        _fill_empty(spec, yb, b, rb)
         return y
-    _core.conv(spec.c_desc(), spec.algorithm, xb, w, b, yb)
+    _core.conv(spec.c_desc(), spec.algorithm, xb, w, b, yb, rb)
     return y
 
 
@@ -75,15 +76,23 @@ def conv_plan(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *
 
 
 def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           padding_mode="zeros", algorithm="auto", activation=None, out=None):
-    """1-D cross-correlation of x (N, C_in, L) with weight (C_out, C_in/groups, k)."""
+           padding_mode="zeros", algorithm="auto", activation=None, residual=None, out=None):
+    """1-D cross-correlation of x (N, C_in, L) with weight (C_out, C_in/groups, k).
+
+    The epilogue, applied to each output tile as it is stored:
+    ``activation(conv + bias + residual)``; residual an array of the result's
+    shape (it may be ``out`` itself), activation None, "relu", "relu6",
+    "leaky_relu" (or ``("leaky_relu", slope)``), "hardswish", "sigmoid",
+    "tanh", "silu" or "gelu" (erf form), as torch defines them.
+    """
     return _conv(1, x, weight, bias, stride, padding, dilation, groups, padding_mode,
-                 algorithm, activation, out)
+                 algorithm, activation, out, residual)
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           padding_mode="zeros", algorithm="auto", activation=None, out=None):
-    """2-D cross-correlation of x (N, C_in, H, W) with weight (C_out, C_in/groups, kH, kW).
+           padding_mode="zeros", algorithm="auto", activation=None, residual=None, out=None):
+    """2-D cross-correlation of x (N, C_in, H, W) with weight (C_out, C_in/groups, kH, kW);
+    ``activation(conv + bias + residual)`` as in ``conv1d``.
 
     ``algorithm="winograd"`` (3x3, stride 1, dilation 1; also chosen by "auto"
     on big 3x3 layers and grouped ones with 8-32 channels per group) may spread a NaN or Inf of the input over its whole output
@@ -91,49 +100,51 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     where its receptive field does.
     """
     return _conv(2, x, weight, bias, stride, padding, dilation, groups, padding_mode,
-                 algorithm, activation, out)
+                 algorithm, activation, out, residual)
 
 
 def conv3d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           padding_mode="zeros", algorithm="auto", activation=None, out=None):
-    """3-D cross-correlation of x (N, C_in, D, H, W) with weight (C_out, C_in/groups, kD, kH, kW)."""
+           padding_mode="zeros", algorithm="auto", activation=None, residual=None, out=None):
+    """3-D cross-correlation of x (N, C_in, D, H, W) with weight (C_out, C_in/groups, kD, kH, kW);
+    ``activation(conv + bias + residual)`` as in ``conv1d``."""
     return _conv(3, x, weight, bias, stride, padding, dilation, groups, padding_mode,
-                 algorithm, activation, out)
+                 algorithm, activation, out, residual)
 
 
 def _conv_transpose(nd, x, weight, bias, stride, padding, output_padding, groups, dilation,
-                    activation, out):
+                    activation, out, residual=None):
     spec, xb, w, b = conv_transpose_spec(nd, x, weight, bias, stride, padding,
                                          output_padding, groups, dilation, activation)
+    rb = check_residual(residual, spec)
     y, yb = _result(spec, out, x, weight, bias)
     if spec.empty or spec.C_in == 0 or 0 in spec.in_size:
-        _fill_empty(spec, yb, b)
-        if yb.size and spec.activation:
-            np.clip(yb, 0, 6 if spec.activation == 2 else None, out=yb)
+        _fill_empty(spec, yb, b, rb)
         return y
-    _core.conv_transpose(spec.c_desc(), xb, w, b, yb)
+    _core.conv_transpose(spec.c_desc(), xb, w, b, yb, rb)
     return y
 
 
 def conv_transpose1d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                     dilation=1, *, activation=None, out=None):
-    """Transposed 1-D convolution; weight (C_in, C_out/groups, k)."""
+                     dilation=1, *, activation=None, residual=None, out=None):
+    """Transposed 1-D convolution; weight (C_in, C_out/groups, k); the epilogue as ``conv1d``'s."""
     return _conv_transpose(1, x, weight, bias, stride, padding, output_padding, groups,
-                           dilation, activation, out)
+                           dilation, activation, out, residual)
 
 
 def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                     dilation=1, *, activation=None, out=None):
-    """Transposed 2-D convolution ("deconvolution"); weight (C_in, C_out/groups, kH, kW)."""
+                     dilation=1, *, activation=None, residual=None, out=None):
+    """Transposed 2-D convolution ("deconvolution"); weight (C_in, C_out/groups, kH, kW);
+    the epilogue as ``conv1d``'s."""
     return _conv_transpose(2, x, weight, bias, stride, padding, output_padding, groups,
-                           dilation, activation, out)
+                           dilation, activation, out, residual)
 
 
 def conv_transpose3d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                     dilation=1, *, activation=None, out=None):
-    """Transposed 3-D convolution; weight (C_in, C_out/groups, kD, kH, kW)."""
+                     dilation=1, *, activation=None, residual=None, out=None):
+    """Transposed 3-D convolution; weight (C_in, C_out/groups, kD, kH, kW); the epilogue as
+    ``conv1d``'s."""
     return _conv_transpose(3, x, weight, bias, stride, padding, output_padding, groups,
-                           dilation, activation, out)
+                           dilation, activation, out, residual)
 
 
 # ---------------------------------------------------------------- named cases
@@ -148,14 +159,15 @@ def _channels(x, nd=2):
 
 
 def depthwise_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, *,
-                     activation=None, out=None):
+                     activation=None, residual=None, out=None):
     """Depthwise 2-D convolution: weight (C*m, 1, kH, kW), i.e. conv2d with groups=C."""
     C = _channels(x)
     wshape = np.shape(weight)
     if len(wshape) != 4 or wshape[1] != 1 or C == 0 or wshape[0] % C:
         raise ValueError(f"weight must have shape (C*m, 1, kH, kW) with C={C}, "
                          f"got {tuple(wshape)}")
-    return conv2d(x, weight, bias, stride, padding, dilation, C, activation=activation, out=out)
+    return conv2d(x, weight, bias, stride, padding, dilation, C, activation=activation,
+                  residual=residual, out=out)
 
 
 def _pointwise_weight(weight, name="weight"):
@@ -168,14 +180,15 @@ def _pointwise_weight(weight, name="weight"):
     return w
 
 
-def pointwise_conv2d(x, weight, bias=None, *, activation=None, out=None):
+def pointwise_conv2d(x, weight, bias=None, *, activation=None, residual=None, out=None):
     """1x1 convolution: weight (C_out, C_in) or (C_out, C_in, 1, 1); a GEMM per image."""
     w = _pointwise_weight(weight)
-    return conv2d(x, w.reshape(w.shape + (1, 1)), bias, activation=activation, out=out)
+    return conv2d(x, w.reshape(w.shape + (1, 1)), bias, activation=activation, residual=residual,
+                  out=out)
 
 
 def separable_conv2d(x, row, col, bias=None, stride=1, padding=0, *, padding_mode="zeros",
-                     activation=None, out=None):
+                     activation=None, residual=None, out=None):
     """Spatially separable filter: channel c is filtered by outer(col[c], row[c]).
 
     row (kW,) or (C, kW), col (kH,) or (C, kH); a 1-D kernel is shared by all
@@ -193,24 +206,39 @@ def separable_conv2d(x, row, col, bias=None, stride=1, padding=0, *, padding_mod
     kernel = (c.shape[-1], r.shape[-1])
     stride = _args.tuple_arg(stride, 2, "stride", minimum=1)
     pmode = _args.choice_arg(padding_mode, _args.PAD_MODES, "padding_mode")
-    act = _args.choice_arg(activation, ACTIVATIONS, "activation")
+    act, alpha = _args.activation_arg(activation)
     pad0, pad1 = _args.resolve_padding(padding, 2, (H, W), kernel, stride, (1, 1))
     _args.check_pad_mode(pmode, (H, W), pad0, pad1)
     osz = _args.conv_out_size((H, W), kernel, stride, (1, 1), pad0, pad1, what="kernel",
                               planes=N * C)
     stride = _args.moving_stride(stride, osz, (H, W), pad0, pad1, kernel)
     spec = _args.ConvSpec(2, batched, N, C, C, C, (H, W), osz, kernel, stride, (1, 1),
-                          pad0, pad1, pmode, act, 0, xa.dtype)
+                          pad0, pad1, pmode, act, 0, xa.dtype, alpha)
+    rb = check_residual(residual, spec)
     y, yb = _result(spec, out, x, row, col, bias)
     if spec.empty:
         return y
-    _core.separable(spec.c_desc(), xb, r, rpc, c, cpc, b, yb)
+    _core.separable(_unfused(spec, rb), xb, r, rpc, c, cpc, b, yb)
+    _epilogue_after(spec, rb, yb)
     return y
+
+
+def _unfused(spec, rb):
+    """The descriptor for an op whose kernels do not add a residual: without
+    its activation when there is one (the epilogue's pass applies both)."""
+    d = spec.c_desc()
+    return d if rb is None else d[:26] + (0, 0.0)
+
+
+def _epilogue_after(spec, rb, yb):
+    if rb is not None:
+        _core.epilogue(spec.c_desc(), None, rb, yb)
 
 
 def depthwise_separable_conv2d(x, depthwise_weight, pointwise_weight, depthwise_bias=None,
                                pointwise_bias=None, stride=1, padding=0, dilation=1, *,
-                               depthwise_activation=None, activation=None, out=None):
+                               depthwise_activation=None, activation=None, residual=None,
+                               out=None):
     """pointwise_conv2d(depthwise_conv2d(x, ...), ...) fused: the depthwise result
     is consumed a strip of rows at a time and never stored whole."""
     C = _channels(x)
@@ -227,15 +255,22 @@ def depthwise_separable_conv2d(x, depthwise_weight, pointwise_weight, depthwise_
         raise ValueError(f"pointwise_weight must have {spec.C_out} input channels (the "
                          f"depthwise output), got shape {pw.shape}")
     pb = _args.check_bias(pb, pw.shape[0], "pointwise_bias")
-    pact = _args.choice_arg(activation, ACTIVATIONS, "activation")
+    if spec.activation > _args.ACTIVATIONS["relu6"]:
+        raise ValueError("depthwise_activation must be None, 'relu' or 'relu6' (the fused "
+                         f"depthwise stage's); got {depthwise_activation!r}")
+    pact, alpha = _args.activation_arg(activation)
     full = _args.ConvSpec(2, spec.batched, spec.N, spec.C_in, pw.shape[0], 1, spec.in_size,
                           spec.out_size, (1, 1), (1, 1), (1, 1), (0, 0), (0, 0), 0, pact, 0,
-                          spec.dtype)
+                          spec.dtype, alpha)
+    rb = check_residual(residual, full)
     y, yb = _result(full, out, x, depthwise_weight, pointwise_weight, depthwise_bias,
                     pointwise_bias)
     if full.empty:
         return y
-    _core.dwsep(spec.c_desc(), xb, dw, db, spec.activation, pw, pb, pact, yb)
+    d = spec.c_desc()
+    _core.dwsep(d[:27] + (alpha,), xb, dw, db, spec.activation, pw, pb,
+                0 if rb is not None else pact, yb)
+    _epilogue_after(full, rb, yb)
     return y
 
 
@@ -270,11 +305,13 @@ def _involution_spec(xa, ka, kernel_size, stride, padding, dilation):
                           pad0, pad1, 0, 0, 0, dtype)
 
 
-def involution2d(x, kernel, kernel_size, stride=1, padding=None, dilation=1, *, out=None):
+def involution2d(x, kernel, kernel_size, stride=1, padding=None, dilation=1, *, bias=None,
+                 activation=None, residual=None, out=None):
     """Involution (Li et al., CVPR 2021): a K x K filter generated per pixel and group.
 
     x (N, C, H, W); kernel (N, G, K*K, H_out, W_out), G dividing C; channel c
-    uses group c // (C // G).  padding=None means dilation*(K-1)//2.
+    uses group c // (C // G).  padding=None means dilation*(K-1)//2.  Then
+    ``activation(involution + bias + residual)`` as in ``conv1d`` (bias (C,)).
     """
     xa = _args.as_float_array(x, "x")
     ka = _args.as_float_array(kernel, "kernel")
@@ -292,10 +329,20 @@ def involution2d(x, kernel, kernel_size, stride=1, padding=None, dilation=1, *, 
                 _INV_SPECS.clear()
             _INV_SPECS[key] = hit
     spec, desc = hit
-    y, _ = _result(spec, out, x, kernel)
+    act, alpha = _args.activation_arg(activation)
+    b = None if bias is None else _args.check_bias(_args.as_float_array(bias, "bias"), spec.C_in)
+    if b is not None:
+        _args.common_dtype(x=xa, bias=b)
+    rb = check_residual(residual, spec)
+    y, _ = _result(spec, out, x, kernel, bias)
     if spec.empty or spec.C_in == 0:
         return y
-    _core.involution(desc, xa, ka, y)
+    epi = desc[:26] + (act, alpha)
+    if b is None and rb is None:
+        _core.involution(epi, xa, ka, y)
+    else:
+        _core.involution(desc, xa, ka, y)
+        _core.epilogue(epi, b, rb, y)
     return y
 
 
@@ -323,14 +370,14 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
     return y
 
 
-_EW_ACTS = {None: 0, "none": 0, "relu": 1, "relu6": 2, "leaky_relu": 3, "hardswish": 4}
+_EW_ACTS = {"none": 0, **_args.ACTIVATIONS}
 
 
 def add(x, y=None, *, activation=None, negative_slope: float = 0.01, out=None):
     """``activation(x + y)`` element-wise (y None: ``activation(x)``), in threaded
     C: the residual add and activation between layers.  x and y of one shape
-    and dtype; activation None, "relu", "relu6", "leaky_relu" (with
-    negative_slope, as torch) or "hardswish".  ``out`` may be x or y itself
+    and dtype; activation None or one of conv1d's (leaky_relu's slope
+    negative_slope, as torch).  ``out`` may be x or y itself
     (in place) or a new array of that shape; NaN propagates."""
     xa = _args.as_float_array(x, "x")
     ya = None

@@ -45,7 +45,7 @@ class _Layer:
                     p = self._packs[key] = pack()
         return p
 
-    forward = lambda self, x, *, out=None: self(x, out=out)  # noqa: E731
+    forward = lambda self, x, *, residual=None, out=None: self(x, residual=residual, out=out)  # noqa: E731
 
     def __repr__(self):
         args = ", ".join(f"{k}={getattr(self, k)!r}" for k in self._repr_args)
@@ -102,18 +102,22 @@ class _ConvNd(_Layer):
             return None
         return self._plan_for(spec)
 
-    def __call__(self, x, *, out=None):
+    def __call__(self, x, *, residual=None, out=None):
+        """activation(conv(x) + bias + residual); residual (the result's shape)
+        may be out itself."""
         spec, xb, w, b = self._spec(x)
         if spec.empty or spec.C_in == 0:
             return _conv(self._nd, x, w, b, self.stride, self.padding, self.dilation,
-                         self.groups, self.padding_mode, self.algorithm, self.activation, out)
+                         self.groups, self.padding_mode, self.algorithm, self.activation, out,
+                         residual)
+        rb = _args.check_residual(residual, spec)
         y, yb = _result(spec, out, x)
         pl = self._plan_for(spec)
         if pl.packs:
             packed = self._packed(pl.key, lambda: _core.plan_pack(pl, w))
-            _core.plan_run(pl, xb, packed, b, yb, packed=True)
+            _core.plan_run(pl, xb, packed, b, yb, packed=True, r=rb)
         else:
-            _core.plan_run(pl, xb, w, b, yb)
+            _core.plan_run(pl, xb, w, b, yb, r=rb)
         return y
 
 
@@ -147,17 +151,20 @@ class _ConvTransposeNd(_Layer):
         self.stride, self.padding, self.output_padding = stride, padding, output_padding
         self.groups, self.dilation, self.activation = groups, dilation, activation
 
-    def __call__(self, x, *, out=None):
+    def __call__(self, x, *, residual=None, out=None):
+        """activation(conv_transpose(x) + bias + residual); residual (the
+        result's shape) may be out itself."""
         spec, xb, w, b = _args.conv_transpose_spec(
             self._nd, x, self.weight, self.bias, self.stride, self.padding,
             self.output_padding, self.groups, self.dilation, self.activation)
         if spec.empty or spec.C_in == 0 or 0 in spec.in_size:
             return _conv_transpose(self._nd, x, w, b, self.stride, self.padding,
                                    self.output_padding, self.groups, self.dilation,
-                                   self.activation, out)
+                                   self.activation, out, residual)
+        rb = _args.check_residual(residual, spec)
         y, yb = _result(spec, out, x)
         packed = self._packed(_core.get_isa(), lambda: _core.conv_transpose_pack(spec.c_desc(), w))
-        _core.conv_transpose_packed(spec.c_desc(), xb, packed, b, yb)
+        _core.conv_transpose_packed(spec.c_desc(), xb, packed, b, yb, rb)
         return y
 
 

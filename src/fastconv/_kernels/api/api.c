@@ -69,12 +69,18 @@ static int fc_plan_checked(const fc_conv_desc *d, int dtype, int algo, int isa, 
 
 /* The functional call: planned for one use; fc_plan_run checks the weights
  * for NaN and Inf where the plan would skip the padding taps. */
-int fc_conv(const fc_conv_desc *d, int dtype, int algo,
-            const void *x, const void *w, const void *b, void *y)
+int fc_conv_res(const fc_conv_desc *d, int dtype, int algo,
+                const void *x, const void *w, const void *b, const void *r, void *y)
 {
     fc_plan p;
     const int st = fc_conv_plan(d, dtype, algo, -1, FC_PLAN_ONESHOT, &p);
-    return st != FC_OK ? st : fc_plan_run(&p, x, w, b, y);
+    return st != FC_OK ? st : fc_plan_run_res(&p, x, w, b, r, y);
+}
+
+int fc_conv(const fc_conv_desc *d, int dtype, int algo,
+            const void *x, const void *w, const void *b, void *y)
+{
+    return fc_conv_res(d, dtype, algo, x, w, b, NULL, y);
 }
 
 size_t fc_conv_packed_size(const fc_conv_desc *d, int dtype, int algo)
@@ -109,7 +115,7 @@ int fc_conv_packed(const fc_conv_desc *d, int dtype, int algo,
 int fc_conv_transpose(const fc_conv_desc *d, int dtype,
                       const void *x, const void *w, const void *b, void *y)
 {
-    FC_CAPPED(fc_conv_flops(d, 1), fc_conv_bytes(d, dtype), FC_BY_DTYPE(dtype, conv_transpose_entry, d, x, w, b, y));
+    return fc_conv_transpose_res(d, dtype, x, w, NULL, b, NULL, y);
 }
 
 size_t fc_conv_transpose_packed_size(const fc_conv_desc *d, int dtype)
@@ -141,26 +147,89 @@ int fc_conv_transpose_pack(const fc_conv_desc *d, int dtype, const void *w, void
                            : convt_pack_any_f32(d, k, w, payload);
 }
 
-int fc_conv_transpose_packed(const fc_conv_desc *d, int dtype, const void *x, const void *packed,
-                             const void *b, void *y)
+/* The packed weights' level, or -1 where their header is not of this problem */
+static int fc_convt_packed_isa(const fc_conv_desc *d, int dtype, const void *packed)
 {
     fc_pack_header h;
     memcpy(&h, packed, sizeof h);
     if (h.magic != FC_PACK_MAGIC || !fc_isa_supported(h.isa) || h.key != fc_convt_key(d, dtype, h.isa))
-        return FC_EPACK;
-    const void *payload = (const char *)packed + FC_PACK_HDR;
-    FC_CAPPED(fc_conv_flops(d, 1), fc_conv_bytes(d, dtype),
-              FC_BY_DTYPE(dtype, convt_run, d, fc_ukernels_for(h.isa), x, payload, b, y));
+        return -1;
+    return h.isa;
+}
+
+static int fc_convt_uncapped(const fc_conv_desc *d, int dtype, const void *x, const void *w,
+                             const void *packed, int isa, const void *b, const void *r0, void *y)
+{
+    void *copy = NULL;
+    size_t got = 0;
+    const void *r = fc_res_source(r0, y, fc_out_bytes(d, dtype), &copy, &got);
+    if (r0 && !r) return FC_ENOMEM;
+    const fc_ukernels *k = packed ? fc_ukernels_for(isa) : fc_ukernels_get();
+    const void *payload = packed ? (const void *)((const char *)packed + FC_PACK_HDR) : NULL;
+    const int st = FC_BY_DTYPE(dtype, convt_epi, d, k, x, w, payload, b, r, y);
+    if (copy) fc_scratch_free(copy, got);
+    return st;
+}
+
+int fc_conv_transpose_res(const fc_conv_desc *d, int dtype, const void *x, const void *w,
+                          const void *packed, const void *b, const void *r, void *y)
+{
+    const int isa = packed ? fc_convt_packed_isa(d, dtype, packed) : -1;
+    if (packed && isa < 0) return FC_EPACK;
+    if (!fc_act_ok(d)) return FC_EINVAL;
+    FC_CAPPED(fc_conv_flops(d, 1), fc_conv_bytes(d, dtype), fc_convt_uncapped(d, dtype, x, w, packed, isa, b, r, y));
+}
+
+int fc_conv_transpose_packed(const fc_conv_desc *d, int dtype, const void *x, const void *packed,
+                             const void *b, void *y)
+{
+    return fc_conv_transpose_res(d, dtype, x, NULL, packed, b, NULL, y);
 }
 
 /* ---- the other ops ---- */
+
+/* An op whose kernels apply ReLU and ReLU6 only: run with them (or none),
+ * then the epilogue's pass for another activation. */
+#define FC_OP_EPI(d, dtype, call)                                                      \
+    do {                                                                               \
+        if (!fc_act_ok(d)) return FC_EINVAL;                                           \
+        fc_conv_desc dk_ = *(d);                                                       \
+        dk_.act = fc_kact(d);                                                          \
+        const fc_conv_desc *dk = &dk_;                                                 \
+        int st_ = (call);                                                              \
+        if (st_ == FC_OK && fc_needs_epi(d))                                           \
+            st_ = FC_BY_DTYPE(dtype, epi_pass, d, fc_ukernels_get(), NULL, NULL, y);  \
+        return st_;                                                                    \
+    } while (0)
+
+static int fc_separable_uncapped(const fc_conv_desc *d, int dtype, const void *x, const void *row, int rpc,
+                                 const void *col, int cpc, const void *b, void *y)
+{
+    FC_OP_EPI(d, dtype, FC_BY_DTYPE(dtype, separable_entry, dk, x, row, rpc, col, cpc, b, y));
+}
 
 int fc_separable(const fc_conv_desc *d, int dtype, const void *x, const void *row, int rpc,
                  const void *col, int cpc, const void *b, void *y)
 {
     const double taps = (double)(d->k[1] + d->k[2]) / (double)(d->k[1] * d->k[2] * (d->C_in / d->groups));
     FC_CAPPED(fc_conv_flops(d, 0) * taps, fc_conv_bytes(d, dtype),
-              FC_BY_DTYPE(dtype, separable_entry, d, x, row, rpc, col, cpc, b, y));
+              fc_separable_uncapped(d, dtype, x, row, rpc, col, cpc, b, y));
+}
+
+/* The depthwise stage's activation is applied in its tiles: ReLU or ReLU6;
+ * the pointwise stage's any (the epilogue's pass on (N, P, out)). */
+static int fc_dwsep_uncapped(const fc_conv_desc *dd, int dtype, const void *x, const void *dw, const void *db,
+                             int dact, int64_t P, const void *pw, const void *pb, int pact, void *y)
+{
+    fc_conv_desc pd = *dd;
+    pd.C_in = dd->C_out;
+    pd.C_out = P;
+    pd.groups = 1;
+    pd.act = pact;
+    if (dact < FC_ACT_NONE || dact > FC_ACT_RELU6 || !fc_act_ok(&pd)) return FC_EINVAL;
+    int st = FC_BY_DTYPE(dtype, dwsep, dd, fc_ukernels_get(), x, dw, db, dact, P, pw, pb, fc_kact(&pd), y);
+    if (st == FC_OK && fc_needs_epi(&pd)) st = FC_BY_DTYPE(dtype, epi_pass, &pd, fc_ukernels_get(), NULL, NULL, y);
+    return st;
 }
 
 int fc_dwsep(const fc_conv_desc *dd, int dtype, const void *x, const void *dw, const void *db,
@@ -168,7 +237,16 @@ int fc_dwsep(const fc_conv_desc *dd, int dtype, const void *x, const void *dw, c
 {
     const double pwf = 2.0 * (double)dd->N * (double)dd->C_out * (double)P * (double)fc_vol3(dd->out);
     FC_CAPPED(fc_conv_flops(dd, 0) + pwf, fc_conv_bytes(dd, dtype) * (1.0 + (double)P / (double)dd->C_out),
-              FC_BY_DTYPE(dtype, dwsep, dd, fc_ukernels_get(), x, dw, db, dact, P, pw, pb, pact, y));
+              fc_dwsep_uncapped(dd, dtype, x, dw, db, dact, P, pw, pb, pact, y));
+}
+
+/* The involution's rows are stored as computed: its activation, if any, is the epilogue's pass */
+static int fc_involution_uncapped(const fc_conv_desc *d, int dtype, const void *x, const void *kernel, void *y)
+{
+    if (!fc_act_ok(d)) return FC_EINVAL;
+    int st = FC_BY_DTYPE(dtype, involution_run, d, fc_ukernels_get(), x, kernel, y);
+    if (st == FC_OK && d->act != FC_ACT_NONE) st = FC_BY_DTYPE(dtype, epi_pass, d, fc_ukernels_get(), NULL, NULL, y);
+    return st;
 }
 
 int fc_involution(const fc_conv_desc *d, int dtype, const void *x, const void *kernel, void *y)
@@ -176,7 +254,25 @@ int fc_involution(const fc_conv_desc *d, int dtype, const void *x, const void *k
     const double kk = (double)(d->k[1] * d->k[2]), pix = (double)d->N * (double)fc_vol3(d->out);
     FC_CAPPED(2.0 * (double)d->C_in * kk * pix,
               fc_conv_bytes(d, dtype) + (double)fc_dsize(dtype) * (double)d->groups * kk * pix,
-              FC_BY_DTYPE(dtype, involution_run, d, fc_ukernels_get(), x, kernel, y));
+              fc_involution_uncapped(d, dtype, x, kernel, y));
+}
+
+static int fc_epilogue_uncapped(const fc_conv_desc *d, int dtype, const void *b, const void *r0, void *y)
+{
+    void *copy = NULL;
+    size_t got = 0;
+    /* the pass reads each element of r before it writes that of y: r == y is fine */
+    const void *r = r0 == y ? r0 : fc_res_source(r0, y, fc_out_bytes(d, dtype), &copy, &got);
+    if (r0 && !r) return FC_ENOMEM;
+    const int st = FC_BY_DTYPE(dtype, epi_pass, d, fc_ukernels_get(), b, r, y);
+    if (copy) fc_scratch_free(copy, got);
+    return st;
+}
+
+int fc_epilogue(const fc_conv_desc *d, int dtype, const void *b, const void *r, void *y)
+{
+    if (!fc_act_ok(d) || d->N < 0 || d->C_out < 0) return FC_EINVAL;
+    FC_CAPPED(0.0, (double)fc_out_bytes(d, dtype) * (r ? 3.0 : 2.0), fc_epilogue_uncapped(d, dtype, b, r, y));
 }
 
 int fc_max_pool(const fc_conv_desc *d, int dtype, const void *x, void *y, int64_t *idx)
@@ -191,7 +287,7 @@ int fc_avg_pool(const fc_conv_desc *d, int dtype, const void *x, void *y)
 
 int fc_eltwise(int64_t n, int dtype, const void *x, const void *y, void *out, int act, double alpha)
 {
-    if (n < 0 || act < FC_EW_NONE || act > FC_EW_HARDSWISH) return FC_EINVAL;
+    if (n < 0 || act < FC_ACT_NONE || act >= FC_ACT_COUNT) return FC_EINVAL;
     if (n == 0) return FC_OK;
     FC_CAPPED(0.0, (double)n * (double)fc_dsize(dtype) * (y ? 3.0 : 2.0),
               FC_BY_DTYPE(dtype, eltwise, n, x, y, out, act, alpha));

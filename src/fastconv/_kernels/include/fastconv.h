@@ -21,7 +21,13 @@ typedef enum { FC_F32 = 0, FC_F64 = 1 } fc_dtype;
 typedef enum {
     FC_PAD_ZEROS = 0, FC_PAD_REFLECT = 1, FC_PAD_REPLICATE = 2, FC_PAD_CIRCULAR = 3
 } fc_pad_mode;
-typedef enum { FC_ACT_NONE = 0, FC_ACT_RELU = 1, FC_ACT_RELU6 = 2 } fc_act;
+/* The activations of the fused epilogue (and of fc_eltwise), as torch
+ * defines them: leaky_relu's slope is the descriptor's alpha; gelu is the
+ * erf form.  A NaN passes through every one. */
+typedef enum {
+    FC_ACT_NONE = 0, FC_ACT_RELU = 1, FC_ACT_RELU6 = 2, FC_ACT_LEAKY_RELU = 3, FC_ACT_HARDSWISH = 4,
+    FC_ACT_SIGMOID = 5, FC_ACT_TANH = 6, FC_ACT_SILU = 7, FC_ACT_GELU = 8, FC_ACT_COUNT
+} fc_act;
 typedef enum {
     FC_ALGO_AUTO = 0, FC_ALGO_DIRECT = 1, FC_ALGO_GEMM = 2, FC_ALGO_WINOGRAD = 3
 } fc_algo;
@@ -39,7 +45,13 @@ typedef struct fc_conv_desc {
     int64_t in[3], out[3], k[3];
     int64_t stride[3], dil[3], pad0[3], pad1[3];
     int pad_mode;   /* fc_pad_mode */
-    int act;        /* fc_act */
+    int act;        /* fc_act: applied last, after the bias and the residual */
+    double alpha;   /* the activation's parameter (leaky_relu's negative slope) */
+    /* Set by the run entry points from their residual argument; 0 in a
+     * caller's descriptor: the residual's address less y's, in bytes, and 1
+     * if there is one (an array shaped as y, added before the activation). */
+    int64_t res_off;
+    int has_res;
 } fc_conv_desc;
 
 /* ---- CPU features and dispatch ---- */
@@ -132,6 +144,14 @@ int fc_plan_pack(const fc_plan *p, const void *w, void *packed);
 int fc_plan_run(const fc_plan *p, const void *x, const void *w, const void *b, void *y);
 /* Run on packed weights; FC_EPACK if they were packed for another key. */
 int fc_plan_run_packed(const fc_plan *p, const void *x, const void *packed, const void *b, void *y);
+/* The same with a residual r (an array shaped as y, or NULL): y = act(conv + b + r),
+ * the sum and the activation applied to each output tile as it is stored.
+ * r may be y itself (accumulate in place). */
+int fc_plan_run_res(const fc_plan *p, const void *x, const void *w, const void *b, const void *r, void *y);
+int fc_plan_run_packed_res(const fc_plan *p, const void *x, const void *packed, const void *b,
+                           const void *r, void *y);
+int fc_conv_res(const fc_conv_desc *d, int dtype, int algo,
+                const void *x, const void *w, const void *b, const void *r, void *y);
 
 /* The same through a descriptor (planned at each call, for the ISA level in
  * force; fc_conv_packed plans for the level the weights were packed at). */
@@ -150,6 +170,10 @@ size_t fc_conv_transpose_packed_size(const fc_conv_desc *d, int dtype);
 int fc_conv_transpose_pack(const fc_conv_desc *d, int dtype, const void *w, void *packed);
 int fc_conv_transpose_packed(const fc_conv_desc *d, int dtype, const void *x, const void *packed,
                              const void *b, void *y);
+/* With a residual r shaped as y (or NULL), added before the activation;
+ * packed NULL: w as given, else the packed weights (w unused). */
+int fc_conv_transpose_res(const fc_conv_desc *d, int dtype, const void *x, const void *w,
+                          const void *packed, const void *b, const void *r, void *y);
 
 /* ---- spatially separable 2-D filter: two 1-D passes ----
  * d: C_in == C_out == groups == C, k = (1, kH, kW).
@@ -171,14 +195,19 @@ int fc_dwsep(const fc_conv_desc *dd, int dtype, const void *x,
 int fc_involution(const fc_conv_desc *d, int dtype,
                   const void *x, const void *kernel, void *y);
 
+/* ---- the epilogue on its own ----
+ * y = act(y + b[c] + r) over y (N, C_out, out) of d: the bias b (C_out) and
+ * the residual r (shaped as y) may be NULL; d's act and alpha.  The ops that
+ * do not fuse their epilogue into the tiles they store (separable, fused
+ * depthwise-separable, involution) are followed by it. */
+int fc_epilogue(const fc_conv_desc *d, int dtype, const void *b, const void *r, void *y);
+
 /* ---- pooling ----
  * d: C_in == C_out == C, k = (1, kH, kW), pads symmetric (zeros never win). */
 int fc_max_pool(const fc_conv_desc *d, int dtype, const void *x, void *y, int64_t *idx);
 /* scatter x (N, C, Hi, Wi) to y (N, C, Ho, Wo) zero-filled at idx. */
 /* out = act(x + y) element-wise over n elements (y NULL: act(x)); out may be x or y */
-typedef enum {
-    FC_EW_NONE = 0, FC_EW_RELU = 1, FC_EW_RELU6 = 2, FC_EW_LEAKY_RELU = 3, FC_EW_HARDSWISH = 4
-} fc_ew_act;
+/* act: an fc_act (alpha: leaky_relu's slope) */
 int fc_eltwise(int64_t n, int dtype, const void *x, const void *y, void *out, int act, double alpha);
 /* y[i] = the mean of x[i*plane .. (i+1)*plane), i < NC (global average pooling) */
 int fc_global_avg_pool(int64_t NC, int64_t plane, int dtype, const void *x, void *y);

@@ -262,7 +262,30 @@ typedef struct fc_ukernels {
     /* 1 if w[0..n) holds no NaN and no Inf */
     int (*finite32)(const float *w, int64_t n);
     int (*finite64)(const double *w, int64_t n);
+    /* the epilogue (ukernels/epilogue.inc): y[o*ldy + i] = act(s[o*ldy + i] + bias[o]
+     * + r[o*ldr + i]) for o < rows, i < n; s NULL: y itself; bias and r may be NULL */
+    void (*epi32)(float *y, int64_t ldy, const float *s, const float *r, int64_t ldr, int64_t rows,
+                  int64_t n, const float *bias, int act, float alpha);
+    void (*epi64)(double *y, int64_t ldy, const double *s, const double *r, int64_t ldr, int64_t rows,
+                  int64_t n, const double *bias, int act, double alpha);
 } fc_ukernels;
+
+/* The activation a tile applies in its registers as it stores: ReLU and
+ * ReLU6 when nothing is added after the convolution; the others, and any
+ * after a residual, are the epilogue's (fc_needs_epi). */
+static inline int fc_needs_epi(const fc_conv_desc *d)
+{
+    return d->has_res || d->act > FC_ACT_RELU6;
+}
+/* The activation is one fc_act knows */
+static inline int fc_act_ok(const fc_conv_desc *d)
+{
+    return d->act >= FC_ACT_NONE && d->act < FC_ACT_COUNT;
+}
+static inline int fc_kact(const fc_conv_desc *d)
+{
+    return fc_needs_epi(d) ? FC_ACT_NONE : d->act;
+}
 
 const fc_ukernels *fc_ukernels_get(void);       /* the ISA level in force (runtime/cpu.c) */
 const fc_ukernels *fc_ukernels_for(int isa);    /* a level's tables; the baseline's if not built */
