@@ -467,20 +467,41 @@ def _conv_transpose_spec(nd, x, weight, bias, stride, padding, output_padding, g
     return spec, xb, weight, bias
 
 
-def pool_spec(x, kernel_size, stride, padding, name="kernel_size"):
-    """2-D pooling; returns (spec, x batched)."""
+def pool_spec(x, kernel_size, stride, padding, name="kernel_size", *, nd=2, dilation=1,
+              ceil_mode=False):
+    """1-D to 3-D pooling with torch's rules (torch.nn.functional's
+    max_pool/avg_pool); returns (spec, x batched)."""
     x = as_float_array(x, "x")
-    xb, batched = spatial_input(x, 2)
-    N, C, H, W = xb.shape
-    k = tuple_arg(kernel_size, 2, name, minimum=1)
-    s = k if stride is None else tuple_arg(stride, 2, "stride", minimum=1)
-    p = tuple_arg(padding, 2, "padding", minimum=0)
+    xb, batched = spatial_input(x, nd)
+    N, C, *in_size = xb.shape
+    if C == 0 or 0 in in_size:
+        raise ValueError(f"x must have non-zero channels and spatial sizes (the batch may be "
+                         f"empty), got shape {x.shape}")
+    one = lambda v: v[0] if isinstance(v, (tuple, list)) and len(v) == 1 else v  # noqa: E731 - torch's (k,)
+    k = tuple_arg(one(kernel_size), nd, name, minimum=1)
+    empty = stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0)
+    s = k if empty else tuple_arg(one(stride), nd, "stride", minimum=1)
+    p = tuple_arg(one(padding), nd, "padding", minimum=0)
+    dil = tuple_arg(one(dilation), nd, "dilation", minimum=1)
+    if type(ceil_mode) is not bool and not isinstance(ceil_mode, (np.bool_, int)):
+        raise TypeError(f"ceil_mode must be a bool, got {type(ceil_mode).__name__}")
     if any(pi * 2 > ki for pi, ki in zip(p, k)):
-        raise ValueError(f"padding must be at most half of kernel_size; got padding {p}, "
-                         f"kernel_size {k}")
-    out = conv_out_size((H, W), k, s, (1, 1), p, p, what="kernel_size", planes=N * C)
-    s = moving_stride(s, out, (H, W), p, p, k)
-    spec = ConvSpec(2, batched, N, C, C, C, (H, W), out, k, s, (1, 1), p, p, 0, 0, 0, x.dtype)
+        raise ValueError(f"padding must be at most half of {name}; got padding {p}, "
+                         f"{name} {k}")
+    check_size((N * C,) + tuple(i + 2 * pi for i, pi in zip(in_size, p)), "the padded input")
+    out = []
+    for dim, (i, ki, si, pi, di) in enumerate(zip(in_size, k, s, p, dil)):
+        span = di * (ki - 1) + 1
+        num = i + 2 * pi - span + (si - 1 if ceil_mode else 0)
+        o = num // si + 1   # floor, as torch's div_rtn
+        if ceil_mode and (o - 1) * si >= i + pi:
+            o -= 1          # the last window would start in the padding past the end
+        if o < 1:
+            raise ValueError(f"{name} {k} (dilation {dil}) with padding {p} leaves no output "
+                             f"along spatial dim {dim} of size {i}")
+        out.append(o)
+    spec = ConvSpec(nd, batched, N, C, C, C, tuple(in_size), tuple(out), k, s, dil, p, p, 0, 0, 0,
+                    x.dtype)
     return spec, xb
 
 

@@ -86,6 +86,8 @@ cdef extern from "fastconv.h" nogil:
                       void *y)
     int fc_max_pool(const fc_conv_desc *d, int dtype, const void *x, void *y, int64_t *idx)
     int fc_avg_pool(const fc_conv_desc *d, int dtype, const void *x, void *y)
+    int fc_avg_pool_ex(const fc_conv_desc *d, int dtype, const void *x, void *y,
+                       int count_include_pad, int64_t divisor_override)
     int fc_global_avg_pool(int64_t NC, int64_t plane, int dtype, const void *x, void *y)
     int fc_eltwise(int64_t n, int dtype, const void *x, const void *y, void *out, int act, double alpha)
     int fc_max_unpool(int64_t NC, int64_t in_plane, int64_t out_plane, int dtype,
@@ -468,13 +470,13 @@ def max_pool(tuple desc, x, y, idx):
     return y
 
 
-def avg_pool(tuple desc, x, y):
+def avg_pool(tuple desc, x, y, bint count_include_pad=True, int64_t divisor=0):
     cdef fc_conv_desc d = _desc(desc)
     cdef void *p[2]
     cdef int dt = _dt(x), st
     _ptrs((x, y), p)
     with nogil:
-        st = fc_avg_pool(&d, dt, p[0], p[1])
+        st = fc_avg_pool_ex(&d, dt, p[0], p[1], count_include_pad, divisor)
     _check(st)
     return y
 

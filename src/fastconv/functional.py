@@ -11,7 +11,8 @@ from ._args import check_out, check_residual, conv_spec, conv_transpose_spec
 __all__ = [
     "conv_plan", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
     "depthwise_conv2d", "pointwise_conv2d", "separable_conv2d", "depthwise_separable_conv2d",
-    "involution2d", "max_pool2d", "max_unpool2d",
+    "involution2d", "max_pool1d", "max_pool2d", "max_pool3d", "max_unpool2d", "avg_pool1d",
+    "avg_pool2d", "avg_pool3d",
 ]
 
 
@@ -348,26 +349,73 @@ def involution2d(x, kernel, kernel_size, stride=1, padding=None, dilation=1, *, 
 
 # ---------------------------------------------------------------- pooling
 
-def max_pool2d(x, kernel_size, stride=None, padding=0, *, return_indices=False):
-    """2-D max pooling (PyTorch semantics); indices are int64 positions in each
-    (n, c) plane of H*W."""
-    spec, xb = _args.pool_spec(x, kernel_size, stride, padding)
+def _max_pool(nd, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    spec, xb = _args.pool_spec(x, kernel_size, stride, padding, nd=nd, dilation=dilation,
+                               ceil_mode=ceil_mode)
     y = np.empty(spec.out_shape, spec.dtype)
-    yb = y if spec.batched else y[None]
     idx = np.empty(spec.out_shape, np.int64) if return_indices else None
-    if not spec.empty and spec.C_in:
-        _core.max_pool(spec.c_desc(), xb, yb, None if idx is None else
-                       (idx if spec.batched else idx[None]))
+    if not spec.empty:
+        _core.max_pool(spec.c_desc(), xb, y if spec.batched else y[None],
+                       None if idx is None else (idx if spec.batched else idx[None]))
     return (y, idx) if return_indices else y
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0):
-    """2-D average pooling (count_include_pad=True, as PyTorch's default)."""
-    spec, xb = _args.pool_spec(x, kernel_size, stride, padding)
+def _avg_pool(nd, x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
+    spec, xb = _args.pool_spec(x, kernel_size, stride, padding, nd=nd, ceil_mode=ceil_mode)
+    div = 0
+    if divisor_override is not None:
+        div = _args.int_arg(divisor_override, "divisor_override")
+        if div == 0:
+            raise ValueError("divisor_override must not be zero")
     y = np.empty(spec.out_shape, spec.dtype)
-    if not spec.empty and spec.C_in:
-        _core.avg_pool(spec.c_desc(), xb, y if spec.batched else y[None])
+    if not spec.empty:
+        _core.avg_pool(spec.c_desc(), xb, y if spec.batched else y[None], bool(count_include_pad), div)
     return y
+
+
+def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """1-D max pooling of x (N, C, L) or (C, L), torch.nn.functional.max_pool1d's
+    arguments and rules; indices: int64 positions in each (n, c) row."""
+    return _max_pool(1, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """2-D max pooling (torch.nn.functional.max_pool2d's arguments and rules:
+    padding never wins, ties keep the first, a NaN wins); indices are int64
+    positions in each (n, c) plane of H*W."""
+    return _max_pool(2, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool3d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """3-D max pooling of x (N, C, D, H, W) or (C, D, H, W); indices: int64
+    positions in each (n, c) volume of D*H*W."""
+    return _max_pool(3, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """1-D average pooling with torch.nn.functional's arguments and rules."""
+    return _avg_pool(1, x, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override)
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """2-D average pooling with torch.nn.functional's arguments and rules
+    (count_include_pad: the zero padding counts in the divisor, not a window's
+    part past the padded input under ceil_mode)."""
+    return _avg_pool(2, x, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override)
+
+
+def avg_pool3d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """3-D average pooling with torch.nn.functional's arguments and rules."""
+    return _avg_pool(3, x, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override)
 
 
 _EW_ACTS = {"none": 0, **_args.ACTIVATIONS}

@@ -11,6 +11,7 @@
 #include "fastconv.h"
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 
 #ifdef _OPENMP
 #include <omp.h>

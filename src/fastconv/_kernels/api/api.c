@@ -280,9 +280,16 @@ int fc_max_pool(const fc_conv_desc *d, int dtype, const void *x, void *y, int64_
     FC_CAPPED(0.0, fc_conv_bytes(d, dtype) * (idx ? 3.0 : 1.0), FC_BY_DTYPE(dtype, max_pool, d, x, y, idx));
 }
 
+int fc_avg_pool_ex(const fc_conv_desc *d, int dtype, const void *x, void *y, int count_include_pad,
+                   int64_t divisor_override)
+{
+    FC_CAPPED(0.0, fc_conv_bytes(d, dtype),
+              FC_BY_DTYPE(dtype, avg_pool_run, d, x, y, count_include_pad, divisor_override));
+}
+
 int fc_avg_pool(const fc_conv_desc *d, int dtype, const void *x, void *y)
 {
-    FC_CAPPED(0.0, fc_conv_bytes(d, dtype), FC_BY_DTYPE(dtype, avg_pool_run, d, x, y));
+    return fc_avg_pool_ex(d, dtype, x, y, 1, 0);
 }
 
 int fc_eltwise(int64_t n, int dtype, const void *x, const void *y, void *out, int act, double alpha)

@@ -203,8 +203,17 @@ int fc_involution(const fc_conv_desc *d, int dtype,
 int fc_epilogue(const fc_conv_desc *d, int dtype, const void *b, const void *r, void *y);
 
 /* ---- pooling ----
- * d: C_in == C_out == C, k = (1, kH, kW), pads symmetric (zeros never win). */
+ * d: C_in == C_out == C, 1-D to 3-D, pad0 the padding before (a padded
+ * position never wins nor counts but as count_include_pad says); out sizes
+ * as torch's (ceil_mode: a last window may run past the input, never start
+ * past it); dil: max pooling's dilation.  idx (or NULL): each maximum's flat
+ * position in its (D, H, W) input plane. */
 int fc_max_pool(const fc_conv_desc *d, int dtype, const void *x, void *y, int64_t *idx);
+/* average: divisor_override != 0 divides every window by it (as torch, a
+ * negative one too); else the window
+ * clipped to the padded input (count_include_pad) or to the input */
+int fc_avg_pool_ex(const fc_conv_desc *d, int dtype, const void *x, void *y, int count_include_pad,
+                   int64_t divisor_override);
 /* scatter x (N, C, Hi, Wi) to y (N, C, Ho, Wo) zero-filled at idx. */
 /* out = act(x + y) element-wise over n elements (y NULL: act(x)); out may be x or y */
 /* act: an fc_act (alpha: leaky_relu's slope) */
