@@ -501,7 +501,8 @@ def pool_spec(x, kernel_size, stride, padding, name="kernel_size", *, nd=2, dila
                              f"along spatial dim {dim} of size {i}")
         out.append(o)
     # a stride that never moves, a dilation of one tap: cut (no int64 overflow in C)
-    s = moving_stride(s, out, in_size, p, p, [di * (ki - 1) + 1 for ki, di in zip(k, dil)])
+    s = tuple(max(1, v) for v in moving_stride(s, out, in_size, p, p,
+                                               [di * (ki - 1) + 1 for ki, di in zip(k, dil)]))
     dil = tuple(1 if ki == 1 else di for ki, di in zip(k, dil))
     spec = ConvSpec(nd, batched, N, C, C, C, tuple(in_size), tuple(out), k, s, dil, p, p, 0, 0, 0,
                     x.dtype)
