@@ -17,6 +17,8 @@ examples:
   python -m fastconv bench --filter mobilenet --threads 1 --check
   python -m fastconv bench --impls fastconv,torch --json out.json
   python -m fastconv bench --list                   # the layers, with their GFLOP
+  python -m fastconv bench --networks               # whole networks end to end, 1 and 2 threads,
+                                                    # batch 1 and 8 (--filter resnet, --threads, --batch)
 
 Every installed peer is timed (PyTorch, ONNX Runtime, SciPy, OpenCV); an absent one
 is skipped and named. GFLOP/s count 2 x the multiply-adds of the direct definition;
@@ -60,8 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--filter", metavar="WORD", default=None,
                    help="only layers whose family, name or description contains WORD "
                         "(case-insensitive; 'a,b' matches either)")
-    b.add_argument("--batch", type=_positive, metavar="B", default=1,
-                   help="batch size N (default 1)")
+    b.add_argument("--batch", type=_positive, metavar="B", default=None,
+                   help="batch size N (default 1; --networks: 1 and 8)")
+    b.add_argument("--networks", action="store_true",
+                   help="time whole networks (ResNet-50, MobileNetV2, RedNet-50, a DCGAN "
+                        "generator, C3D blocks 1-2) built from fastconv layers against the same "
+                        "networks in PyTorch (eager) and ONNX Runtime (the exported graph)")
     b.add_argument("--json", metavar="FILE", default=None, help="write all results as JSON")
     b.add_argument("--report", metavar="DIR", default=None,
                    help="write DIR/report.md and DIR/ratios.png")
@@ -100,10 +106,74 @@ def _list(cases, batch):
               f"{c.flops(batch) / 1e9:8.3f} GFLOP{'  (quick)' if c.quick else ''}")
 
 
+def networks(args) -> int:
+    """--networks: the whole-network table (bench/networks.py)."""
+    import json
+
+    from . import networks as _net
+    names = list(_net.NETWORKS)
+    if args.filter:
+        words = [w.strip().lower() for w in args.filter.split(",") if w.strip()]
+        names = [n for n in names if any(w in n or w in _net.TITLES[n].lower() for w in words)]
+    if not names:
+        print(f"no network matches --filter {args.filter!r}: {', '.join(_net.NETWORKS)}",
+              file=sys.stderr)
+        return 2
+    impls = ("fastconv", "torch", "ort") if args.impls is None else tuple(
+        s.strip() for s in args.impls.split(",") if s.strip())
+    threads = (args.threads,) if args.threads else (1, 2)
+    batches = (args.batch,) if args.batch else (1, 8)
+    seconds = args.seconds if args.seconds else (0.5 if args.quick else 2.0)
+    try:
+        import onnxruntime  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError as e:
+        print(f"--networks needs torch (and onnxruntime, onnx for the ONNX Runtime column): {e}",
+              file=sys.stderr)
+        return 2
+    before = _load.loadavg()
+    print(f"fastconv bench --networks: {', '.join(names)}; threads {threads}, batch {batches}, "
+          f"float32, medians of >= 5 runs / {seconds} s per cell, each library in its own block",
+          file=sys.stderr)
+    print(_net.HEADER)
+    t0 = time.perf_counter()
+    with _load.BusyProcesses(args.load):
+        rows = _net.run(names, threads, batches, seconds, impls,
+                        progress=lambda line: print(line, flush=True))
+    after = _load.loadavg()
+    print()
+    print("ms: median of the runs (the minimum is in --json); ratios > 1: fastconv is faster; "
+          "fastconv vs float64: max |difference| / rms of PyTorch's float64 output.")
+    print(f"machine load: load average {before} before, {after} after; "
+          f"{time.perf_counter() - t0:.0f} s")
+    errs = sorted({r["ort_error"] for r in rows if "ort_error" in r})
+    for e in errs:
+        print(f"ONNX Runtime failed: {e}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"rows": rows, "loadavg_before": before, "loadavg_after": after}, f, indent=1)
+        print(f"results: {args.json}")
+    if args.report:
+        os.makedirs(args.report, exist_ok=True)
+        path = os.path.join(args.report, "networks.md")
+        with open(path, "w") as f:
+            f.write("# Whole networks\n\n" + _net.HEADER + "\n" +
+                    "\n".join(_net.format_row(r) for r in rows) + "\n\n"
+                    f"Medians, float32, each library timed in its own block; load average "
+                    f"{before} before, {after} after.\n")
+        print(f"report: {path}")
+    bad = [r for r in rows if not r["agree"] <= 1e-4]
+    return 1 if bad else 0
+
+
 def bench(args) -> int:
     from . import report, runner
     from .peers import get_impls
 
+    if args.networks:
+        return networks(args)
+    if args.batch is None:
+        args.batch = 1
     cases = _cases.select(quick=args.quick, filter=args.filter)
     if not cases:
         print(f"no layer matches --filter {args.filter!r}; see --list", file=sys.stderr)
