@@ -246,3 +246,34 @@ def test_concurrent_threads_with_out(dtype, rng):
         list(ex.map(run, range(len(xs))))
     for x, o in zip(xs, outs):
         assert_close(o, R.conv2d(x, w, None, 1, 1), dtype)
+
+
+def test_reuse_output_keeps_one_array_per_shape(rng):
+    import fastconv
+    w = rng.standard_normal((8, 4, 3, 3)).astype(np.float32)
+    lay = fastconv.Conv2d(w, padding=1, reuse_output=True)
+    x1 = rng.standard_normal((1, 4, 6, 6)).astype(np.float32)
+    x2 = rng.standard_normal((2, 4, 5, 5)).astype(np.float32)
+    a = lay(x1)
+    want1 = fastconv.conv2d(x1, w, padding=1)
+    np.testing.assert_array_equal(a, want1)
+    b = lay(x2)
+    assert b is not a
+    c = lay(x1)
+    assert c is a                      # the kept array, written again
+    np.testing.assert_array_equal(c, want1)
+    # applied to its own last output (same shape): a new array, the input intact
+    sq = fastconv.Conv2d(rng.standard_normal((8, 8, 1, 1)).astype(np.float32), reuse_output=True)
+    y0 = sq(a)
+    keep = y0.copy()
+    y1 = sq(y0)
+    assert y1 is not y0
+    np.testing.assert_array_equal(y0, keep)
+    np.testing.assert_allclose(y1, fastconv.conv2d(keep, sq.weight), rtol=1e-6, atol=1e-6)
+    # out= still wins
+    o = np.empty_like(want1)
+    assert lay(x1, out=o) is o
+    # transposed layers too
+    ct = fastconv.ConvTranspose2d(rng.standard_normal((4, 3, 2, 2)).astype(np.float32), stride=2,
+                                  reuse_output=True)
+    assert ct(x1) is ct(x1)

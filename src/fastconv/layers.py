@@ -15,7 +15,12 @@ __all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "
 
 
 class _Layer:
-    """Owns read-only copies of weight and bias and their packings per ISA level."""
+    """Owns read-only copies of weight and bias and their packings per ISA level.
+
+    ``reuse_output=True``: a call without ``out=`` writes into the array the
+    layer returned last for that shape (per thread) instead of a new one --
+    fresh outputs cost page faults -- so a result is valid until the layer's
+    next call of that shape: copy it to keep it."""
     _nd = 0
     _layout = ""
 
@@ -30,6 +35,23 @@ class _Layer:
         self._packs = {}        # plan key -> packed weights
         self._plans = {}        # (desc, isa, algorithm) -> the C plan
         self._lock = threading.Lock()
+        self._tls = threading.local()   # reuse_output: each thread's kept outputs
+
+    def _reused(self, out, shape, dtype, *inputs):
+        """out, or (reuse_output=True) this thread's kept output of that shape:
+        a new array is made only for a new shape (at most 4 kept) or where the
+        kept one overlaps an input (the layer applied to its own last output)."""
+        if out is not None or not self.reuse_output:
+            return out
+        kept = getattr(self._tls, "outs", None)
+        if kept is None:
+            kept = self._tls.outs = {}
+        y = kept.get(shape)
+        if y is None or any(a is not None and np.may_share_memory(y, a) for a in inputs):
+            if len(kept) >= 4:
+                kept.pop(next(iter(kept)))
+            y = kept[shape] = np.empty(shape, dtype)
+        return y
 
     def _packed(self, key, pack):
         """The packing for key, made once (pack() runs under the lock).  At most
@@ -59,8 +81,9 @@ class _ConvNd(_Layer):
                   "activation")
 
     def __init__(self, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-                 padding_mode="zeros", algorithm="auto", activation=None):
+                 padding_mode="zeros", algorithm="auto", activation=None, reuse_output=False):
         self._own(weight, bias)
+        self.reuse_output = bool(reuse_output)
         w, nd = self.weight, self._nd
         # Check every argument now with a probe input, so that a bad layer
         # fails at construction, not at its first call.
@@ -111,7 +134,7 @@ class _ConvNd(_Layer):
                          self.groups, self.padding_mode, self.algorithm, self.activation, out,
                          residual)
         rb = _args.check_residual(residual, spec)
-        y, yb = _result(spec, out, x)
+        y, yb = _result(spec, self._reused(out, spec.out_shape, spec.dtype, x, rb), x)
         pl = self._plan_for(spec)
         if pl.packs:
             packed = self._packed(pl.key, lambda: _core.plan_pack(pl, w))
@@ -141,8 +164,9 @@ class _ConvTransposeNd(_Layer):
     _repr_args = ("stride", "padding", "output_padding", "groups", "dilation", "activation")
 
     def __init__(self, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                 dilation=1, *, activation=None):
+                 dilation=1, *, activation=None, reuse_output=False):
         self._own(weight, bias)
+        self.reuse_output = bool(reuse_output)
         w, nd = self.weight, self._nd
         probe = np.zeros((1, w.shape[0]) + (64,) * nd, w.dtype)
         _args.conv_transpose_spec(nd, probe, w, self.bias, stride, 0, output_padding, groups,
@@ -162,7 +186,7 @@ class _ConvTransposeNd(_Layer):
                                    self.output_padding, self.groups, self.dilation,
                                    self.activation, out, residual)
         rb = _args.check_residual(residual, spec)
-        y, yb = _result(spec, out, x)
+        y, yb = _result(spec, self._reused(out, spec.out_shape, spec.dtype, x, rb), x)
         packed = self._packed(_core.get_isa(), lambda: _core.conv_transpose_pack(spec.c_desc(), w))
         _core.conv_transpose_packed(spec.c_desc(), xb, packed, b, yb, rb)
         return y

@@ -7,7 +7,7 @@ Runtime), the other runs the same weights as fastconv layer objects, as a
 user would write it: BatchNorm folded into the convolutions
 (``fastconv.fold_batchnorm``), the activation and the residual add fused
 into the convolution (``residual=``), pooling and glue in fastconv's C ops,
-every layer writing into its own reused output buffer (``out=``).  No
+every layer writing into its own kept output (``reuse_output=True``).  No
 weights are downloaded; torchvision is not needed.
 """
 from __future__ import annotations
@@ -245,14 +245,8 @@ class FastconvNet:
                 w, b = fastconv.fold_batchnorm(w, b, _np(bnm.running_mean), _np(bnm.running_var),
                                                _np(bnm.weight), _np(bnm.bias), bnm.eps, groups=groups)
             Conv = (fastconv.Conv1d, fastconv.Conv2d, fastconv.Conv3d)[w.ndim - 3]
-            lay = self.layers[key] = Conv(w, b, s, p, groups=groups, activation=act)
-        return lay(x, residual=residual, out=self._out(key, self._shape(lay, x)))
-
-    def _shape(self, lay, x):
-        sh = self.bufs.get(("shape", id(lay), x.shape))
-        if sh is None:
-            sh = self.bufs[("shape", id(lay), x.shape)] = lay(x).shape
-        return sh
+            lay = self.layers[key] = Conv(w, b, s, p, groups=groups, activation=act, reuse_output=True)
+        return lay(x, residual=residual)
 
     def convt(self, key, x, cout, k, s=1, p=0, act=None, bn=True):
         import fastconv
@@ -266,8 +260,9 @@ class FastconvNet:
                 w, b = fastconv.fold_batchnorm(w, b, _np(bnm.running_mean), _np(bnm.running_var),
                                                _np(bnm.weight), _np(bnm.bias), bnm.eps,
                                                transposed=True)
-            lay = self.layers[key] = fastconv.ConvTranspose2d(w, b, s, p, activation=act)
-        return lay(x, out=self._out(key, self._shape(lay, x)))
+            lay = self.layers[key] = fastconv.ConvTranspose2d(w, b, s, p, activation=act,
+                                                              reuse_output=True)
+        return lay(x)
 
     def maxpool(self, x, k, s, p=0):
         import fastconv
@@ -285,8 +280,9 @@ class FastconvNet:
         lay = self.layers.get(key)
         if lay is None:
             m = self.mods[key]
-            lay = self.layers[key] = fastconv.Conv1d(_np(m.weight)[:, :, None], _np(m.bias))
-        y = lay(x[:, :, None], out=self._out(key, (x.shape[0], cout, 1)))
+            lay = self.layers[key] = fastconv.Conv1d(_np(m.weight)[:, :, None], _np(m.bias),
+                                                     reuse_output=True)
+        y = lay(x[:, :, None])
         return y[:, :, 0]
 
 
@@ -307,7 +303,8 @@ class _RedNetFastconv(FastconvNet):
                                            _np(bnm.running_var), _np(bnm.weight), _np(bnm.bias),
                                            bnm.eps)
             w, b = w * a[:, None, None, None], b * a
-            self.layers[key] = fastconv.Conv2d(w, b, s, p, groups=groups, activation=act)
+            self.layers[key] = fastconv.Conv2d(w, b, s, p, groups=groups, activation=act,
+                                               reuse_output=True)
         return super().conv(key, x, cout, k, s, p, groups, act, residual, bn, bias)
 
     def _bn_scale(self, inv):
@@ -328,12 +325,13 @@ class _RedNetFastconv(FastconvNet):
             wr, br = fastconv.fold_batchnorm(wr, None, _np(rbn.running_mean), _np(rbn.running_var),
                                              _np(rbn.weight), _np(rbn.bias), rbn.eps)
             st = self.layers[key] = dict(
-                red=fastconv.Conv2d(wr, br, activation="relu"),
-                span=fastconv.Conv2d(_np(span.weight), _np(span.bias)), bias=t.astype(np.float32),
+                red=fastconv.Conv2d(wr, br, activation="relu", reuse_output=True),
+                span=fastconv.Conv2d(_np(span.weight), _np(span.bias), reuse_output=True),
+                bias=t.astype(np.float32),
                 G=C // gc)
         h = fastconv.avg_pool2d(x, s, s) if s > 1 else x
-        h = st["red"](h, out=self._out(key + "r", self._shape(st["red"], h)))
-        kern = st["span"](h, out=self._out(key + "k", self._shape(st["span"], h)))
+        h = st["red"](h)
+        kern = st["span"](h)
         n, _, hh, ww = kern.shape
         kern = kern.reshape(n, st["G"], K * K, hh, ww)
         return fastconv.involution2d(x, kern, K, s, bias=st["bias"], activation="relu",
