@@ -436,27 +436,29 @@ def dwsep(tuple desc, x, dw, db, int dact, pw, pb, int pact, y):
     return y
 
 
-def involution(tuple desc, x, kernel, y):
+ctypedef int (*_op3)(const fc_conv_desc *d, int dtype, const void *a, const void *b,
+                     void *y) nogil
+
+
+cdef object _call3(_op3 fn, tuple desc, a, b, y):
+    """fn(desc, dtype of y, a, b, y) without the GIL (a, b may be None)."""
     cdef fc_conv_desc d = _desc(desc)
     cdef void *p[3]
-    cdef int dt = _dt(x), st
-    _ptrs((x, kernel, y), p)
+    cdef int dt = _dt(y), st
+    _ptrs((a, b, y), p)
     with nogil:
-        st = fc_involution(&d, dt, p[0], p[1], p[2])
+        st = fn(&d, dt, p[0], p[1], p[2])
     _check(st)
     return y
+
+
+def involution(tuple desc, x, kernel, y):
+    return _call3(fc_involution, desc, x, kernel, y)
 
 
 def epilogue(tuple desc, b, r, y):
     """y = act(y + b[c] + r) over y (N, C_out, out) of desc; b and r may be None."""
-    cdef fc_conv_desc d = _desc(desc)
-    cdef void *p[3]
-    cdef int dt = _dt(y), st
-    _ptrs((b, r, y), p)
-    with nogil:
-        st = fc_epilogue(&d, dt, p[0], p[1], p[2])
-    _check(st)
-    return y
+    return _call3(fc_epilogue, desc, b, r, y)
 
 
 def max_pool(tuple desc, x, y, idx):

@@ -232,18 +232,23 @@ class FastconvNet:
     def __call__(self, x):
         return BUILDERS[self.name](self, x)
 
+    def _folded(self, key, bn, **kw):
+        """The module's weights and bias, its BatchNorm (if any) folded in."""
+        import fastconv
+        m = self.mods[key]
+        w, b = _np(m.weight), None if m.bias is None else _np(m.bias)
+        if not bn:
+            return w, b
+        bnm = self.mods[key + "_bn"]
+        return fastconv.fold_batchnorm(w, b, _np(bnm.running_mean), _np(bnm.running_var),
+                                       _np(bnm.weight), _np(bnm.bias), bnm.eps, **kw)
+
     # ops
     def conv(self, key, x, cout, k, s=1, p=0, groups=1, act=None, residual=None, bn=True, bias=False):
         import fastconv
         lay = self.layers.get(key)
         if lay is None:
-            m = self.mods[key]
-            w = _np(m.weight)
-            b = None if m.bias is None else _np(m.bias)
-            if bn:
-                bnm = self.mods[key + "_bn"]
-                w, b = fastconv.fold_batchnorm(w, b, _np(bnm.running_mean), _np(bnm.running_var),
-                                               _np(bnm.weight), _np(bnm.bias), bnm.eps, groups=groups)
+            w, b = self._folded(key, bn, groups=groups)
             Conv = (fastconv.Conv1d, fastconv.Conv2d, fastconv.Conv3d)[w.ndim - 3]
             lay = self.layers[key] = Conv(w, b, s, p, groups=groups, activation=act, reuse_output=True)
         return lay(x, residual=residual)
@@ -252,14 +257,7 @@ class FastconvNet:
         import fastconv
         lay = self.layers.get(key)
         if lay is None:
-            m = self.mods[key]
-            w = _np(m.weight)
-            b = None if m.bias is None else _np(m.bias)
-            if bn:
-                bnm = self.mods[key + "_bn"]
-                w, b = fastconv.fold_batchnorm(w, b, _np(bnm.running_mean), _np(bnm.running_var),
-                                               _np(bnm.weight), _np(bnm.bias), bnm.eps,
-                                               transposed=True)
+            w, b = self._folded(key, bn, transposed=True)
             lay = self.layers[key] = fastconv.ConvTranspose2d(w, b, s, p, activation=act,
                                                               reuse_output=True)
         return lay(x)
@@ -298,10 +296,7 @@ class _RedNetFastconv(FastconvNet):
         if key.endswith("c1") and key not in self.layers:
             inv = key[:-2] + "inv"
             a = self._bn_scale(inv)
-            m, bnm = self.mods[key], self.mods[key + "_bn"]
-            w, b = fastconv.fold_batchnorm(_np(m.weight), None, _np(bnm.running_mean),
-                                           _np(bnm.running_var), _np(bnm.weight), _np(bnm.bias),
-                                           bnm.eps)
+            w, b = self._folded(key, True)
             w, b = w * a[:, None, None, None], b * a
             self.layers[key] = fastconv.Conv2d(w, b, s, p, groups=groups, activation=act,
                                                reuse_output=True)
