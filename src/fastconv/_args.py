@@ -18,6 +18,8 @@ from . import _core
 PAD_MODES = {"zeros": 0, "reflect": 1, "replicate": 2, "circular": 3}
 ACTIVATIONS = {None: 0, "relu": 1, "relu6": 2, "leaky_relu": 3, "hardswish": 4, "sigmoid": 5,
                "tanh": 6, "silu": 7, "gelu": 8}     # fc_act (include/fastconv.h)
+LAYOUTS = {"nchw": 0, "ncl": 0, "ncdhw": 0, "channels_first": 0,
+           "nhwc": 1, "nlc": 1, "ndhwc": 1, "channels_last": 1}     # fc_layout
 LEAKY_SLOPE = 0.01    # leaky_relu's negative slope unless given: ("leaky_relu", slope)
 ALGORITHMS = {"auto": 0, "direct": 1, "gemm": 2, "winograd": 3}
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -50,6 +52,7 @@ class ConvSpec:
     algorithm: int = 0
     dtype: np.dtype = DTYPES[0]
     alpha: float = 0.0     # the activation's parameter (leaky_relu's slope)
+    layout: int = 0        # 0 channels first, 1 channels last (x and the result)
 
     def c_desc(self) -> tuple:
         """The fields of fc_conv_desc, in order, 1-D and 2-D lifted to 3-D."""
@@ -62,11 +65,11 @@ class ConvSpec:
                 *lift(self.in_size, 1), *lift(self.out_size, 1), *lift(self.kernel, 1),
                 *lift(self.stride, 1), *lift(self.dilation, 1),
                 *lift(self.pad0, 0), *lift(self.pad1, 0),
-                self.pad_mode, self.activation, self.alpha)
+                self.pad_mode, self.activation, self.alpha, self.layout)
 
     @functools.cached_property
     def out_shape(self) -> tuple:
-        shape = (self.C_out, *self.out_size)
+        shape = (*self.out_size, self.C_out) if self.layout else (self.C_out, *self.out_size)
         return (self.N, *shape) if self.batched else shape
 
     @functools.cached_property
@@ -100,6 +103,16 @@ def tuple_arg(v, nd: int, name: str, *, minimum: int) -> tuple:
     if any(e < minimum for e in vals):
         raise ValueError(f"{name} must be >= {minimum} in every dimension, got {v!r}")
     return vals
+
+
+def layout_arg(v) -> int:
+    """"NCHW" (channels first: (N, C, *spatial); also "NCL", "NCDHW") or "NHWC"
+    (channels last: (N, *spatial, C); also "NLC", "NDHWC"); None: channels first."""
+    if v is None:
+        return 0
+    if isinstance(v, str) and v.lower() in LAYOUTS:
+        return LAYOUTS[v.lower()]
+    raise ValueError(f"layout must be 'NCHW' (channels first) or 'NHWC' (channels last); got {v!r}")
 
 
 def activation_arg(v, name: str = "activation") -> tuple[int, float]:
@@ -372,16 +385,26 @@ def _cached(validate, tag, nd, x, weight, bias, *args):
 
 
 def conv_spec(nd, x, weight, bias, stride, padding, dilation, groups,
-              padding_mode="zeros", algorithm="auto", activation=None):
+              padding_mode="zeros", algorithm="auto", activation=None, layout=None):
     """Validate a convolution; returns (spec, x batched, weight, bias)."""
     return _cached(_conv_spec, "C", nd, x, weight, bias, stride, padding, dilation, groups,
-                   padding_mode, algorithm, activation)
+                   padding_mode, algorithm, activation, layout)
+
+
+def _channels_split(xb, lay):
+    """(N, C, spatial sizes) of a batched x in its layout."""
+    if lay:
+        N, *in_size, C = xb.shape
+        return N, C, in_size
+    N, C, *in_size = xb.shape
+    return N, C, in_size
 
 
 def _conv_spec(nd, x, weight, bias, stride, padding, dilation, groups,
-               padding_mode, algorithm, activation):
+               padding_mode, algorithm, activation, layout):
+    lay = layout_arg(layout)
     xb, batched, weight, bias, dtype = _operands(nd, x, weight, bias, "C_out, C_in/groups")
-    N, C_in, *in_size = xb.shape
+    N, C_in, in_size = _channels_split(xb, lay)
     C_out, cig, *kernel = weight.shape
     groups = int_arg(groups, "groups", minimum=1)
     if C_in % groups or C_out % groups:
@@ -403,7 +426,7 @@ def _conv_spec(nd, x, weight, bias, stride, padding, dilation, groups,
                            [d * (k - 1) + 1 for d, k in zip(dilation, kernel)])
     dilation = tuple(1 if k == 1 else d for d, k in zip(dilation, kernel))  # unused: no overflow
     spec = ConvSpec(nd, batched, N, C_in, C_out, groups, tuple(in_size), out_size,
-                    tuple(kernel), stride, dilation, pad0, pad1, pmode, act, algo, dtype, alpha)
+                    tuple(kernel), stride, dilation, pad0, pad1, pmode, act, algo, dtype, alpha, lay)
     if algo and not _core.algo_ok(spec.c_desc(), algo):   # the C planner's own rule
         raise ValueError("algorithm='winograd' needs a 3x3 kernel (2-D, or 3-D 1x3x3) with "
                          f"stride 1 and dilation 1 along H and W; got {nd}-D kernel "
@@ -413,16 +436,17 @@ def _conv_spec(nd, x, weight, bias, stride, padding, dilation, groups,
 
 
 def conv_transpose_spec(nd, x, weight, bias, stride, padding, output_padding, groups,
-                        dilation, activation=None):
+                        dilation, activation=None, layout=None):
     """Validate a transposed convolution; returns (spec, x batched, weight, bias)."""
     return _cached(_conv_transpose_spec, "T", nd, x, weight, bias, stride, padding,
-                   output_padding, groups, dilation, activation)
+                   output_padding, groups, dilation, activation, layout)
 
 
 def _conv_transpose_spec(nd, x, weight, bias, stride, padding, output_padding, groups,
-                         dilation, activation):
+                         dilation, activation, layout):
+    lay = layout_arg(layout)
     xb, batched, weight, bias, dtype = _operands(nd, x, weight, bias, "C_in, C_out/groups")
-    N, C_in, *in_size = xb.shape
+    N, C_in, in_size = _channels_split(xb, lay)
     wci, cog, *kernel = weight.shape
     groups = int_arg(groups, "groups", minimum=1)
     if wci != C_in:
@@ -462,18 +486,19 @@ def _conv_transpose_spec(nd, x, weight, bias, stride, padding, output_padding, g
                    for s, i, o, op in zip(stride, in_size, out_size, opad))
     dilation = tuple(min(d, op + 1) if k == 1 else d for d, k, op in zip(dilation, kernel, opad))
     spec = ConvSpec(nd, batched, N, C_in, C_out, groups, tuple(in_size), tuple(out_size),
-                    tuple(kernel), stride, dilation, pad0, pad1, 0, act, 0, dtype, alpha)
+                    tuple(kernel), stride, dilation, pad0, pad1, 0, act, 0, dtype, alpha, lay)
     check_size(spec.out_shape)
     return spec, xb, weight, bias
 
 
 def pool_spec(x, kernel_size, stride, padding, name="kernel_size", *, nd=2, dilation=1,
-              ceil_mode=False):
+              ceil_mode=False, layout=None):
     """1-D to 3-D pooling with torch's rules (torch.nn.functional's
     max_pool/avg_pool); returns (spec, x batched)."""
+    lay = layout_arg(layout)
     x = as_float_array(x, "x")
     xb, batched = spatial_input(x, nd)
-    N, C, *in_size = xb.shape
+    N, C, in_size = _channels_split(xb, lay)
     if C == 0 or 0 in in_size:
         raise ValueError(f"x must have non-zero channels and spatial sizes (the batch may be "
                          f"empty), got shape {x.shape}")
@@ -505,7 +530,7 @@ def pool_spec(x, kernel_size, stride, padding, name="kernel_size", *, nd=2, dila
                                                [di * (ki - 1) + 1 for ki, di in zip(k, dil)]))
     dil = tuple(1 if ki == 1 else di for ki, di in zip(k, dil))
     spec = ConvSpec(nd, batched, N, C, C, C, tuple(in_size), tuple(out), k, s, dil, p, p, 0, 0, 0,
-                    x.dtype)
+                    x.dtype, 0.0, lay)
     return spec, xb
 
 

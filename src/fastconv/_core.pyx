@@ -26,6 +26,7 @@ cdef extern from "fastconv.h" nogil:
         double alpha
         int64_t res_off
         int has_res
+        int layout
     ctypedef struct fc_plan:
         fc_conv_desc desc
         fc_conv_desc run
@@ -89,6 +90,8 @@ cdef extern from "fastconv.h" nogil:
     int fc_avg_pool_ex(const fc_conv_desc *d, int dtype, const void *x, void *y,
                        int count_include_pad, int64_t divisor_override)
     int fc_global_avg_pool(int64_t NC, int64_t plane, int dtype, const void *x, void *y)
+    int fc_global_avg_pool_nhwc(int64_t N, int64_t plane, int64_t C, int dtype, const void *x,
+                                void *y)
     int fc_eltwise(int64_t n, int dtype, const void *x, const void *y, void *out, int act, double alpha)
     int fc_max_unpool(int64_t NC, int64_t in_plane, int64_t out_plane, int dtype,
                       const void *x, const int64_t *idx, void *y)
@@ -115,6 +118,8 @@ cdef fc_conv_desc _desc(tuple t) except *:
     d.act = t[26]
     if len(t) > 27:
         d.alpha = t[27]
+    if len(t) > 28:
+        d.layout = t[28]
     return d
 
 
@@ -496,13 +501,17 @@ def eltwise(x, y, out, int act, double alpha):
     return out
 
 
-def global_avg_pool(x, y, int64_t NC, int64_t plane):
-    """y[i] = mean of the i-th plane of x (both C-contiguous)."""
+def global_avg_pool(x, y, int64_t NC, int64_t plane, int64_t C=0):
+    """y[i] = mean of the i-th plane of x (both C-contiguous); C > 0: channels
+    last, x (NC / C, plane, C)."""
     cdef void *p[2]
     cdef int dt = _dt(x), st
     _ptrs((x, y), p)
     with nogil:
-        st = fc_global_avg_pool(NC, plane, dt, p[0], p[1])
+        if C > 0:
+            st = fc_global_avg_pool_nhwc(NC // C, plane, C, dt, p[0], p[1])
+        else:
+            st = fc_global_avg_pool(NC, plane, dt, p[0], p[1])
     _check(st)
     return y
 

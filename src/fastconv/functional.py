@@ -48,9 +48,9 @@ def _fill_empty(spec, yb, bias, rb=None):
 
 
 def _conv(nd, x, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm,
-          activation, out, residual=None):
+          activation, out, residual=None, layout=None):
     spec, xb, w, b = conv_spec(nd, x, weight, bias, stride, padding, dilation, groups,
-                               padding_mode, algorithm, activation)
+                               padding_mode, algorithm, activation, layout)
     rb = check_residual(residual, spec)
     y, yb = _result(spec, out, x, weight, bias)
     if spec.empty or spec.C_in == 0:
@@ -61,7 +61,7 @@ def _conv(nd, x, weight, bias, stride, padding, dilation, groups, padding_mode, 
 
 
 def conv_plan(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-              padding_mode="zeros", algorithm="auto", activation=None):
+              padding_mode="zeros", algorithm="auto", activation=None, layout=None):
     """The plan that ``conv1d``/``conv2d``/``conv3d`` (by ``weight.ndim``) run
     with these arguments: algorithm, implementation, input preparation, ISA
     level, packed layout and the reason for the choice.  ``print()`` it."""
@@ -69,7 +69,7 @@ def conv_plan(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *
     if nd not in (1, 2, 3):
         raise ValueError(f"weight must have 3, 4 or 5 dims, got shape {np.shape(weight)}")
     spec, _, w, _ = conv_spec(nd, x, weight, bias, stride, padding, dilation, groups,
-                              padding_mode, algorithm, activation)
+                              padding_mode, algorithm, activation, layout)
     if spec.empty or spec.C_in == 0:
         return None
     return _core.plan(spec.c_desc(), spec.algorithm, int(spec.dtype.itemsize == 8),
@@ -77,7 +77,8 @@ def conv_plan(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *
 
 
 def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           padding_mode="zeros", algorithm="auto", activation=None, residual=None, out=None):
+           padding_mode="zeros", algorithm="auto", activation=None, residual=None, layout=None,
+           out=None):
     """1-D cross-correlation of x (N, C_in, L) with weight (C_out, C_in/groups, k).
 
     The epilogue, applied to each output tile as it is stored:
@@ -85,13 +86,18 @@ def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     shape (it may be ``out`` itself), activation None, "relu", "relu6",
     "leaky_relu" (or ``("leaky_relu", slope)``), "hardswish", "sigmoid",
     "tanh", "silu" or "gelu" (erf form), as torch defines them.
+
+    ``layout="NLC"`` (or "NHWC", "NDHWC", "channels_last"): x (N, L, C_in) and
+    the result (N, L_out, C_out), channels last, computed in that layout (the
+    weights keep their shape); default channels first.
     """
     return _conv(1, x, weight, bias, stride, padding, dilation, groups, padding_mode,
-                 algorithm, activation, out, residual)
+                 algorithm, activation, out, residual, layout)
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           padding_mode="zeros", algorithm="auto", activation=None, residual=None, out=None):
+           padding_mode="zeros", algorithm="auto", activation=None, residual=None, layout=None,
+           out=None):
     """2-D cross-correlation of x (N, C_in, H, W) with weight (C_out, C_in/groups, kH, kW);
     ``activation(conv + bias + residual)`` as in ``conv1d``.
 
@@ -101,21 +107,22 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     where its receptive field does.
     """
     return _conv(2, x, weight, bias, stride, padding, dilation, groups, padding_mode,
-                 algorithm, activation, out, residual)
+                 algorithm, activation, out, residual, layout)
 
 
 def conv3d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           padding_mode="zeros", algorithm="auto", activation=None, residual=None, out=None):
+           padding_mode="zeros", algorithm="auto", activation=None, residual=None, layout=None,
+           out=None):
     """3-D cross-correlation of x (N, C_in, D, H, W) with weight (C_out, C_in/groups, kD, kH, kW);
     ``activation(conv + bias + residual)`` as in ``conv1d``."""
     return _conv(3, x, weight, bias, stride, padding, dilation, groups, padding_mode,
-                 algorithm, activation, out, residual)
+                 algorithm, activation, out, residual, layout)
 
 
 def _conv_transpose(nd, x, weight, bias, stride, padding, output_padding, groups, dilation,
-                    activation, out, residual=None):
+                    activation, out, residual=None, layout=None):
     spec, xb, w, b = conv_transpose_spec(nd, x, weight, bias, stride, padding,
-                                         output_padding, groups, dilation, activation)
+                                         output_padding, groups, dilation, activation, layout)
     rb = check_residual(residual, spec)
     y, yb = _result(spec, out, x, weight, bias)
     if spec.empty or spec.C_in == 0 or 0 in spec.in_size:
@@ -126,49 +133,49 @@ def _conv_transpose(nd, x, weight, bias, stride, padding, output_padding, groups
 
 
 def conv_transpose1d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                     dilation=1, *, activation=None, residual=None, out=None):
+                     dilation=1, *, activation=None, residual=None, layout=None, out=None):
     """Transposed 1-D convolution; weight (C_in, C_out/groups, k); the epilogue as ``conv1d``'s."""
     return _conv_transpose(1, x, weight, bias, stride, padding, output_padding, groups,
-                           dilation, activation, out, residual)
+                           dilation, activation, out, residual, layout)
 
 
 def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                     dilation=1, *, activation=None, residual=None, out=None):
+                     dilation=1, *, activation=None, residual=None, layout=None, out=None):
     """Transposed 2-D convolution ("deconvolution"); weight (C_in, C_out/groups, kH, kW);
     the epilogue as ``conv1d``'s."""
     return _conv_transpose(2, x, weight, bias, stride, padding, output_padding, groups,
-                           dilation, activation, out, residual)
+                           dilation, activation, out, residual, layout)
 
 
 def conv_transpose3d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                     dilation=1, *, activation=None, residual=None, out=None):
+                     dilation=1, *, activation=None, residual=None, layout=None, out=None):
     """Transposed 3-D convolution; weight (C_in, C_out/groups, kD, kH, kW); the epilogue as
     ``conv1d``'s."""
     return _conv_transpose(3, x, weight, bias, stride, padding, output_padding, groups,
-                           dilation, activation, out, residual)
+                           dilation, activation, out, residual, layout)
 
 
 # ---------------------------------------------------------------- named cases
 
-def _channels(x, nd=2):
+def _channels(x, nd=2, lay=0):
     """Channel count of x without copying it (for deriving groups)."""
     shape = np.shape(x)
     if len(shape) not in (nd + 1, nd + 2):
         raise ValueError(f"x must have {nd + 2} dims (N, C, H, W) or {nd + 1} (unbatched), "
                          f"got shape {tuple(shape)}")
-    return shape[-nd - 1]
+    return shape[-1] if lay else shape[-nd - 1]
 
 
 def depthwise_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, *,
-                     activation=None, residual=None, out=None):
+                     activation=None, residual=None, layout=None, out=None):
     """Depthwise 2-D convolution: weight (C*m, 1, kH, kW), i.e. conv2d with groups=C."""
-    C = _channels(x)
+    C = _channels(x, 2, _args.layout_arg(layout))
     wshape = np.shape(weight)
     if len(wshape) != 4 or wshape[1] != 1 or C == 0 or wshape[0] % C:
         raise ValueError(f"weight must have shape (C*m, 1, kH, kW) with C={C}, "
                          f"got {tuple(wshape)}")
     return conv2d(x, weight, bias, stride, padding, dilation, C, activation=activation,
-                  residual=residual, out=out)
+                  residual=residual, layout=layout, out=out)
 
 
 def _pointwise_weight(weight, name="weight"):
@@ -181,11 +188,12 @@ def _pointwise_weight(weight, name="weight"):
     return w
 
 
-def pointwise_conv2d(x, weight, bias=None, *, activation=None, residual=None, out=None):
+def pointwise_conv2d(x, weight, bias=None, *, activation=None, residual=None, layout=None,
+                     out=None):
     """1x1 convolution: weight (C_out, C_in) or (C_out, C_in, 1, 1); a GEMM per image."""
     w = _pointwise_weight(weight)
     return conv2d(x, w.reshape(w.shape + (1, 1)), bias, activation=activation, residual=residual,
-                  out=out)
+                  layout=layout, out=out)
 
 
 def separable_conv2d(x, row, col, bias=None, stride=1, padding=0, *, padding_mode="zeros",
@@ -228,7 +236,7 @@ def _unfused(spec, rb):
     """The descriptor for an op whose kernels do not add a residual: without
     its activation when there is one (the epilogue's pass applies both)."""
     d = spec.c_desc()
-    return d if rb is None else d[:26] + (0, 0.0)
+    return d if rb is None else d[:26] + (0, 0.0) + d[28:]
 
 
 def _epilogue_after(spec, rb, yb):
@@ -269,7 +277,7 @@ def depthwise_separable_conv2d(x, depthwise_weight, pointwise_weight, depthwise_
     if full.empty:
         return y
     d = spec.c_desc()
-    _core.dwsep(d[:27] + (alpha,), xb, dw, db, spec.activation, pw, pb,
+    _core.dwsep(d[:27] + (alpha,) + d[28:], xb, dw, db, spec.activation, pw, pb,
                 0 if rb is not None else pact, yb)
     _epilogue_after(full, rb, yb)
     return y
@@ -338,7 +346,7 @@ def involution2d(x, kernel, kernel_size, stride=1, padding=None, dilation=1, *, 
     y, _ = _result(spec, out, x, kernel, bias)
     if spec.empty or spec.C_in == 0:
         return y
-    epi = desc[:26] + (act, alpha)
+    epi = desc[:26] + (act, alpha) + desc[28:]
     if b is None and rb is None:
         _core.involution(epi, xa, ka, y)
     else:
@@ -349,9 +357,9 @@ def involution2d(x, kernel, kernel_size, stride=1, padding=None, dilation=1, *, 
 
 # ---------------------------------------------------------------- pooling
 
-def _max_pool(nd, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+def _max_pool(nd, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, layout=None):
     spec, xb = _args.pool_spec(x, kernel_size, stride, padding, nd=nd, dilation=dilation,
-                               ceil_mode=ceil_mode)
+                               ceil_mode=ceil_mode, layout=layout)
     y = np.empty(spec.out_shape, spec.dtype)
     idx = np.empty(spec.out_shape, np.int64) if return_indices else None
     if not spec.empty:
@@ -360,8 +368,10 @@ def _max_pool(nd, x, kernel_size, stride, padding, dilation, ceil_mode, return_i
     return (y, idx) if return_indices else y
 
 
-def _avg_pool(nd, x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
-    spec, xb = _args.pool_spec(x, kernel_size, stride, padding, nd=nd, ceil_mode=ceil_mode)
+def _avg_pool(nd, x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override,
+              layout=None):
+    spec, xb = _args.pool_spec(x, kernel_size, stride, padding, nd=nd, ceil_mode=ceil_mode,
+                               layout=layout)
     div = 0
     if divisor_override is not None:
         div = _args.int_arg(divisor_override, "divisor_override")
@@ -374,48 +384,51 @@ def _avg_pool(nd, x, kernel_size, stride, padding, ceil_mode, count_include_pad,
 
 
 def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False):
+               return_indices=False, *, layout=None):
     """1-D max pooling of x (N, C, L) or (C, L), torch.nn.functional.max_pool1d's
     arguments and rules; indices: int64 positions in each (n, c) row."""
-    return _max_pool(1, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+    return _max_pool(1, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
+                     layout)
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False):
+               return_indices=False, *, layout=None):
     """2-D max pooling (torch.nn.functional.max_pool2d's arguments and rules:
     padding never wins, ties keep the first, a NaN wins); indices are int64
     positions in each (n, c) plane of H*W."""
-    return _max_pool(2, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+    return _max_pool(2, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
+                     layout)
 
 
 def max_pool3d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False):
+               return_indices=False, *, layout=None):
     """3-D max pooling of x (N, C, D, H, W) or (C, D, H, W); indices: int64
     positions in each (n, c) volume of D*H*W."""
-    return _max_pool(3, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+    return _max_pool(3, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
+                     layout)
 
 
 def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None):
+               divisor_override=None, *, layout=None):
     """1-D average pooling with torch.nn.functional's arguments and rules."""
     return _avg_pool(1, x, kernel_size, stride, padding, ceil_mode, count_include_pad,
-                     divisor_override)
+                     divisor_override, layout)
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None):
+               divisor_override=None, *, layout=None):
     """2-D average pooling with torch.nn.functional's arguments and rules
     (count_include_pad: the zero padding counts in the divisor, not a window's
     part past the padded input under ceil_mode)."""
     return _avg_pool(2, x, kernel_size, stride, padding, ceil_mode, count_include_pad,
-                     divisor_override)
+                     divisor_override, layout)
 
 
 def avg_pool3d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None):
+               divisor_override=None, *, layout=None):
     """3-D average pooling with torch.nn.functional's arguments and rules."""
     return _avg_pool(3, x, kernel_size, stride, padding, ceil_mode, count_include_pad,
-                     divisor_override)
+                     divisor_override, layout)
 
 
 _EW_ACTS = {"none": 0, **_args.ACTIVATIONS}
@@ -452,24 +465,27 @@ def add(x, y=None, *, activation=None, negative_slope: float = 0.01, out=None):
     return res
 
 
-def global_avg_pool(x, *, keepdims: bool = True, out=None):
+def global_avg_pool(x, *, keepdims: bool = True, layout=None, out=None):
     """The mean of every channel over all its spatial dims: x (N, C, *spatial)
     with 1 to 3 spatial dims -> (N, C, 1, ...) (as torch's adaptive_avg_pool
     with output size 1), or (N, C) with keepdims=False.  Threaded C; sums in
     float64."""
+    lay = _args.layout_arg(layout)
     xa = _args.as_float_array(x, "x")
     if not 3 <= xa.ndim <= 5:
         raise ValueError(f"x must have 3 to 5 dims (N, C, *spatial), got shape {xa.shape}")
-    N, C = xa.shape[:2]
-    plane = int(np.prod(xa.shape[2:]))
-    shape = (N, C) + (1,) * (xa.ndim - 2) if keepdims else (N, C)
+    N, C = (xa.shape[0], xa.shape[-1]) if lay else xa.shape[:2]
+    spatial = xa.shape[1:-1] if lay else xa.shape[2:]
+    plane = int(np.prod(spatial))
+    ones = (1,) * (xa.ndim - 2)
+    shape = ((N,) + ones + (C,) if lay else (N, C) + ones) if keepdims else (N, C)
     if plane == 0:
-        raise ValueError(f"x has an empty spatial extent {xa.shape[2:]}: no mean")
+        raise ValueError(f"x has an empty spatial extent {spatial}: no mean")
     y = _args.check_out(out, shape, xa.dtype, xa)
     if y is None:
         y = np.empty(shape, xa.dtype)
     if y.size:
-        _core.global_avg_pool(xa, y, N * C, plane)
+        _core.global_avg_pool(xa, y, N * C, plane, C if lay else 0)
     return y
 
 

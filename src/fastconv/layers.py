@@ -78,20 +78,24 @@ class _Layer:
 class _ConvNd(_Layer):
     _layout = "C_out, C_in/groups"
     _repr_args = ("stride", "padding", "dilation", "groups", "padding_mode", "algorithm",
-                  "activation")
+                  "activation", "layout")
 
     def __init__(self, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-                 padding_mode="zeros", algorithm="auto", activation=None, reuse_output=False):
+                 padding_mode="zeros", algorithm="auto", activation=None, reuse_output=False,
+                 layout=None):
         self._own(weight, bias)
         self.reuse_output = bool(reuse_output)
+        self.layout = layout
+        lay = _args.layout_arg(layout)
         w, nd = self.weight, self._nd
         # Check every argument now with a probe input, so that a bad layer
         # fails at construction, not at its first call.
         dil = _args.tuple_arg(dilation, nd, "dilation", minimum=1)
-        probe = np.zeros((1, w.shape[1] * _args.int_arg(groups, "groups", minimum=1))
-                         + tuple(d * (k - 1) + 1 for d, k in zip(dil, w.shape[2:])), w.dtype)
+        cin = (w.shape[1] * _args.int_arg(groups, "groups", minimum=1),)
+        sp = tuple(d * (k - 1) + 1 for d, k in zip(dil, w.shape[2:]))
+        probe = np.zeros((1,) + (sp + cin if lay else cin + sp), w.dtype)
         _args.conv_spec(nd, probe, w, self.bias, stride, 0, dilation, groups, "zeros",
-                        algorithm, activation)
+                        algorithm, activation, layout)
         _args.choice_arg(padding_mode, _args.PAD_MODES, "padding_mode")
         _args.parse_padding(padding, nd)
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
@@ -100,7 +104,7 @@ class _ConvNd(_Layer):
     def _spec(self, x):
         return _args.conv_spec(self._nd, x, self.weight, self.bias, self.stride, self.padding,
                                self.dilation, self.groups, self.padding_mode, self.algorithm,
-                               self.activation)
+                               self.activation, self.layout)
 
     def _plan_for(self, spec):
         """The C plan for this input geometry at the ISA level in force (made once)."""
@@ -132,7 +136,7 @@ class _ConvNd(_Layer):
         if spec.empty or spec.C_in == 0:
             return _conv(self._nd, x, w, b, self.stride, self.padding, self.dilation,
                          self.groups, self.padding_mode, self.algorithm, self.activation, out,
-                         residual)
+                         residual, self.layout)
         rb = _args.check_residual(residual, spec)
         y, yb = _result(spec, self._reused(out, spec.out_shape, spec.dtype, x, rb), x)
         pl = self._plan_for(spec)
@@ -161,16 +165,19 @@ class Conv3d(_ConvNd):
 
 class _ConvTransposeNd(_Layer):
     _layout = "C_in, C_out/groups"
-    _repr_args = ("stride", "padding", "output_padding", "groups", "dilation", "activation")
+    _repr_args = ("stride", "padding", "output_padding", "groups", "dilation", "activation",
+                  "layout")
 
     def __init__(self, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                 dilation=1, *, activation=None, reuse_output=False):
+                 dilation=1, *, activation=None, reuse_output=False, layout=None):
         self._own(weight, bias)
         self.reuse_output = bool(reuse_output)
+        self.layout = layout
         w, nd = self.weight, self._nd
-        probe = np.zeros((1, w.shape[0]) + (64,) * nd, w.dtype)
+        probe = np.zeros((1,) + ((64,) * nd + (w.shape[0],) if _args.layout_arg(layout)
+                                 else (w.shape[0],) + (64,) * nd), w.dtype)
         _args.conv_transpose_spec(nd, probe, w, self.bias, stride, 0, output_padding, groups,
-                                  dilation, activation)
+                                  dilation, activation, layout)
         _args.parse_padding(padding, nd, allow_same=False)
         self.stride, self.padding, self.output_padding = stride, padding, output_padding
         self.groups, self.dilation, self.activation = groups, dilation, activation
@@ -180,11 +187,11 @@ class _ConvTransposeNd(_Layer):
         result's shape) may be out itself."""
         spec, xb, w, b = _args.conv_transpose_spec(
             self._nd, x, self.weight, self.bias, self.stride, self.padding,
-            self.output_padding, self.groups, self.dilation, self.activation)
+            self.output_padding, self.groups, self.dilation, self.activation, self.layout)
         if spec.empty or spec.C_in == 0 or 0 in spec.in_size:
             return _conv_transpose(self._nd, x, w, b, self.stride, self.padding,
                                    self.output_padding, self.groups, self.dilation,
-                                   self.activation, out, residual)
+                                   self.activation, out, residual, self.layout)
         rb = _args.check_residual(residual, spec)
         y, yb = _result(spec, self._reused(out, spec.out_shape, spec.dtype, x, rb), x)
         packed = self._packed(_core.get_isa(), lambda: _core.conv_transpose_pack(spec.c_desc(), w))

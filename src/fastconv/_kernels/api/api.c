@@ -300,6 +300,13 @@ int fc_eltwise(int64_t n, int dtype, const void *x, const void *y, void *out, in
               FC_BY_DTYPE(dtype, eltwise, n, x, y, out, act, alpha));
 }
 
+int fc_global_avg_pool_nhwc(int64_t N, int64_t plane, int64_t C, int dtype, const void *x, void *y)
+{
+    if (N < 0 || C < 0 || plane < 1) return FC_EINVAL;
+    FC_CAPPED(0.0, (double)N * (double)C * (double)(plane + 1) * (double)fc_dsize(dtype),
+              FC_BY_DTYPE(dtype, global_avg_pool_nhwc, N, plane, C, x, y));
+}
+
 int fc_global_avg_pool(int64_t NC, int64_t plane, int dtype, const void *x, void *y)
 {
     if (NC < 0 || plane < 1) return FC_EINVAL;

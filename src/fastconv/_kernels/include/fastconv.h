@@ -18,6 +18,7 @@ extern "C" {
  * implementation, ISA level or dtype): refused, never computed with. */
 typedef enum { FC_OK = 0, FC_ENOMEM = 1, FC_EINVAL = 2, FC_EPACK = 3 } fc_status;
 typedef enum { FC_F32 = 0, FC_F64 = 1 } fc_dtype;
+typedef enum { FC_NCHW = 0, FC_NHWC = 1 } fc_layout;
 typedef enum {
     FC_PAD_ZEROS = 0, FC_PAD_REFLECT = 1, FC_PAD_REPLICATE = 2, FC_PAD_CIRCULAR = 3
 } fc_pad_mode;
@@ -52,6 +53,9 @@ typedef struct fc_conv_desc {
      * if there is one (an array shaped as y, added before the activation). */
     int64_t res_off;
     int has_res;
+    /* fc_layout of x and y: channels first (N, C, D, H, W) or channels last
+     * (N, D, H, W, C); the weights keep (C_out, C_in/groups, kD, kH, kW) */
+    int layout;
 } fc_conv_desc;
 
 /* ---- CPU features and dispatch ---- */
@@ -126,6 +130,7 @@ typedef struct fc_plan {
     int packs;              /* 1: packed weights (fc_plan_pack); 0: the weights as given */
     int variant;            /* Winograd's tile m (2, 4; 8: channel-vector layout), else 0 */
     int64_t payload;        /* packed weights, in elements (the weights' size where packs == 0) */
+    int relayout;           /* channels last through this channels-first plan: x and y transposed around it */
     uint64_t key;           /* names the packed layout: equal keys, interchangeable packs */
 } fc_plan;
 /* isa: an FC_ISA_* level the CPU supports, or -1 for the level in force. */
@@ -220,6 +225,8 @@ int fc_avg_pool_ex(const fc_conv_desc *d, int dtype, const void *x, void *y, int
 int fc_eltwise(int64_t n, int dtype, const void *x, const void *y, void *out, int act, double alpha);
 /* y[i] = the mean of x[i*plane .. (i+1)*plane), i < NC (global average pooling) */
 int fc_global_avg_pool(int64_t NC, int64_t plane, int dtype, const void *x, void *y);
+/* channels last: y[n*C + c] = the mean of x[(n*plane + p)*C + c] over p < plane */
+int fc_global_avg_pool_nhwc(int64_t N, int64_t plane, int64_t C, int dtype, const void *x, void *y);
 int fc_max_unpool(int64_t NC, int64_t in_plane, int64_t out_plane, int dtype,
                   const void *x, const int64_t *idx, void *y);
 int fc_avg_pool(const fc_conv_desc *d, int dtype, const void *x, void *y);
