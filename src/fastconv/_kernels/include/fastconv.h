@@ -102,6 +102,8 @@ typedef enum {
     FC_IMPL_GEMM,           /* implicit GEMM: im2col panels packed on the fly */
     FC_IMPL_WINOGRAD,       /* Winograd F(2x2)/F(4x4, 3x3) on the GEMM panels */
     FC_IMPL_WINOGRAD_CV,    /* Winograd in the channel-vector layout (grouped) */
+    FC_IMPL_POINTWISE_ROWS, /* 1x1 of one group, channels last: pixels the GEMM's rows, packed weights */
+    FC_IMPL_DW_ROWS,        /* depthwise, channels last: rows of pixels, channels in the vector */
     FC_IMPL_COUNT
 } fc_impl;
 typedef enum {

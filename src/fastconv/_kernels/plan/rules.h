@@ -81,7 +81,7 @@ static inline int fc_wino_tile(const fc_conv_desc *d, int nr)
 static inline int fc_impl_skips_padding(int impl)
 {
     return impl != FC_IMPL_GEMM && impl != FC_IMPL_WINOGRAD && impl != FC_IMPL_WINOGRAD_CV &&
-           impl != FC_IMPL_POINTWISE;
+           impl != FC_IMPL_POINTWISE && impl != FC_IMPL_POINTWISE_ROWS;
 }
 
 static inline int fc_plan_skips_padding(const fc_plan *p)

@@ -268,6 +268,12 @@ typedef struct fc_ukernels {
                   int64_t n, const float *bias, int act, float alpha);
     void (*epi64)(double *y, int64_t ldy, const double *s, const double *r, int64_t ldr, int64_t rows,
                   int64_t n, const double *bias, int act, double alpha);
+    /* channels-last depthwise, one output row oh of every channel (ukernels/nhwc.inc):
+     * x (IH, IW, C), w [tap][C], y (OW, C); g's act (ReLU/ReLU6) */
+    void (*dwn32)(const float *x, const fc_dwc_geom *g, int64_t C, const float *w, const float *bias,
+                  int64_t oh, float *y);
+    void (*dwn64)(const double *x, const fc_dwc_geom *g, int64_t C, const double *w, const double *bias,
+                  int64_t oh, double *y);
 } fc_ukernels;
 
 /* The activation a tile applies in its registers as it stores: ReLU and

@@ -1,0 +1,93 @@
+"""Channels last (layout="NHWC" and its 1-D / 3-D names) on every op that
+takes it: the same numbers as channels first, transposed, through the
+functional call and the layer objects, every ISA level."""
+import numpy as np
+import pytest
+
+import fastconv
+from helpers import assert_close, rand
+import reference as ref
+
+CASES = [  # nd, x shape (NCHW), w shape, kwargs
+    (2, (2, 16, 9, 11), (24, 16, 3, 3), dict(padding=1)),
+    (2, (1, 8, 12, 12), (32, 8, 1, 1), {}),
+    (2, (1, 8, 12, 12), (16, 8, 1, 1), dict(stride=2)),
+    (2, (2, 16, 13, 10), (16, 1, 3, 3), dict(padding=1, groups=16)),
+    (2, (1, 8, 14, 14), (8, 1, 5, 5), dict(padding=2, stride=2, groups=8)),
+    (2, (1, 32, 8, 8), (32, 4, 3, 3), dict(padding=1, groups=8)),
+    (2, (1, 4, 8, 8), (6, 4, 3, 3), dict(padding=1, padding_mode="reflect")),
+    (2, (1, 8, 12, 12), (8, 8, 3, 3), dict(padding=2, dilation=2)),
+    (2, (1, 16, 10, 10), (16, 16, 3, 3), dict(padding=1, algorithm="winograd")),
+    (2, (1, 3, 30, 30), (16, 3, 7, 7), dict(padding=3, stride=2)),
+    (1, (2, 6, 20), (10, 6, 5), dict(padding=2)),
+    (3, (1, 4, 5, 6, 6), (8, 4, 3, 3, 3), dict(padding=1)),
+]
+NAMES = {1: "NLC", 2: "NHWC", 3: "NDHWC"}
+
+
+def cl(a):
+    return np.ascontiguousarray(np.moveaxis(a, 1, -1))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=("f32", "f64"))
+@pytest.mark.parametrize("case", CASES, ids=[f"{c[0]}d-{i}" for i, c in enumerate(CASES)])
+def test_conv_channels_last(case, dtype, isa, rng):
+    nd, xs, ws, kw = case
+    x, w, b = rand(rng, xs, dtype), rand(rng, ws, dtype, 0.5), rand(rng, ws[:1], dtype)
+    base = getattr(ref, f"conv{nd}d")(x, w, b, **{k: v for k, v in kw.items() if k != "algorithm"})
+    r = rand(rng, base.shape, dtype)
+    wino = kw.get("algorithm") == "winograd"
+    for act in (None, "relu", "silu"):
+        for res in (None, r):
+            want = ref.apply_activation(base + (0 if res is None else res), act)
+            got = getattr(fastconv, f"conv{nd}d")(cl(x), w, b, activation=act, layout=NAMES[nd],
+                                                 residual=None if res is None else cl(res), **kw)
+            assert_close(np.moveaxis(got, -1, 1), want, dtype, winograd=wino, what=f"{act}")
+            lay = getattr(fastconv, f"Conv{nd}d")(w, b, activation=act, layout="channels_last", **kw)
+            got = lay(cl(x), residual=None if res is None else cl(res))
+            assert_close(np.moveaxis(got, -1, 1), want, dtype, winograd=wino, what=f"layer {act}")
+
+
+def test_layer_channels_last_sequence_of_shapes(rng):
+    w = rand(rng, (12, 6, 3, 3), np.float32)
+    lay = fastconv.Conv2d(w, padding=1, layout="NHWC", reuse_output=True)
+    for shape in [(1, 6, 5, 7), (3, 6, 16, 16), (1, 6, 5, 7), (2, 6, 1, 1)]:
+        x = rand(rng, shape, np.float32)
+        assert_close(np.moveaxis(lay(cl(x)), -1, 1), ref.conv2d(x, w, padding=1), np.float32)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=("f32", "f64"))
+def test_pool_and_glue_channels_last(dtype, rng):
+    for nd, shape in ((1, (2, 5, 17)), (2, (2, 6, 11, 9)), (3, (1, 3, 6, 7, 8))):
+        x = rand(rng, shape, dtype)
+        for fn, kw in ((f"max_pool{nd}d", dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
+                       (f"max_pool{nd}d", dict(kernel_size=2, dilation=2)),
+                       (f"avg_pool{nd}d", dict(kernel_size=3, stride=2, padding=1, ceil_mode=True,
+                                               count_include_pad=False)),
+                       (f"avg_pool{nd}d", dict(kernel_size=2, divisor_override=3))):
+            f = getattr(fastconv, fn)
+            want = f(x, **kw)
+            got = f(cl(x), layout=NAMES[nd], **kw)
+            np.testing.assert_allclose(np.moveaxis(got, -1, 1), want, rtol=1e-6, atol=1e-6)
+            if fn.startswith("max"):
+                wv, wi = f(x, return_indices=True, **kw)
+                gv, gi = f(cl(x), return_indices=True, layout=NAMES[nd], **kw)
+                np.testing.assert_array_equal(np.moveaxis(gi, -1, 1), wi)
+        g = fastconv.global_avg_pool(cl(x), layout=NAMES[nd])
+        np.testing.assert_allclose(np.moveaxis(g, -1, 1), fastconv.global_avg_pool(x), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=("f32", "f64"))
+def test_conv_transpose_channels_last(dtype, rng):
+    x, w, b = rand(rng, (2, 8, 5, 6), dtype), rand(rng, (8, 4, 4, 4), dtype), rand(rng, (4,), dtype)
+    want = ref.apply_activation(ref.conv_transpose2d(x, w, b, stride=2, padding=1), "tanh")
+    got = fastconv.conv_transpose2d(cl(x), w, b, stride=2, padding=1, activation="tanh", layout="NHWC")
+    assert_close(np.moveaxis(got, -1, 1), want, dtype)
+    lay = fastconv.ConvTranspose2d(w, b, stride=2, padding=1, activation="tanh", layout="NHWC")
+    assert_close(np.moveaxis(lay(cl(x)), -1, 1), want, dtype)
+
+
+def test_bad_layout():
+    with pytest.raises(ValueError, match="layout"):
+        fastconv.conv2d(np.zeros((1, 2, 4, 4), np.float32), np.zeros((2, 2, 1, 1), np.float32),
+                        layout="NWHC")
