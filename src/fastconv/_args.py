@@ -213,10 +213,7 @@ def check_residual(residual, spec) -> np.ndarray | None:
         return None
     r = residual
     if not _ready(r):
-        r = as_float_array(r, "residual")
-        if r.dtype != spec.dtype:
-            raise TypeError(f"residual must have the result's dtype {spec.dtype}, got {r.dtype}")
-        r = np.ascontiguousarray(r)
+        r = np.ascontiguousarray(as_float_array(r, "residual"))
     if r.shape != tuple(spec.out_shape):
         raise ValueError(f"residual must have the result's shape {tuple(spec.out_shape)}, "
                          f"got {r.shape}")

@@ -33,21 +33,15 @@ TITLES = {"resnet50": "ResNet-50", "mobilenet_v2": "MobileNetV2", "rednet50": "R
 def _bottleneck_stages(ops, x, mid_conv):
     """ResNet-50's four stages of bottlenecks ([3, 4, 6, 3]); mid_conv builds
     the 3x3 (ResNet) or the involution (RedNet) of each block."""
-    cin = 64
     for si, (width, blocks) in enumerate(((64, 3), (128, 4), (256, 6), (512, 3))):
         for bi in range(blocks):
             stride = 2 if bi == 0 and si > 0 else 1
             name = f"s{si}b{bi}"
             cout = width * 4
-            if bi == 0:
-                idn = ops.conv(name + "down", x, cout, 1, stride)
-            else:
-                idn = x
+            idn = ops.conv(name + "down", x, cout, 1, stride) if bi == 0 else x
             h = ops.conv(name + "c1", x, width, 1, act="relu")
             h = mid_conv(ops, name, h, width, stride)
             x = ops.conv(name + "c3", h, cout, 1, act="relu", residual=idn)
-            cin = cout
-    del cin
     return x
 
 

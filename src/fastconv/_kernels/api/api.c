@@ -188,24 +188,17 @@ int fc_conv_transpose_packed(const fc_conv_desc *d, int dtype, const void *x, co
 
 /* ---- the other ops ---- */
 
-/* An op whose kernels apply ReLU and ReLU6 only: run with them (or none),
- * then the epilogue's pass for another activation. */
-#define FC_OP_EPI(d, dtype, call)                                                      \
-    do {                                                                               \
-        if (!fc_act_ok(d)) return FC_EINVAL;                                           \
-        fc_conv_desc dk_ = *(d);                                                       \
-        dk_.act = fc_kact(d);                                                          \
-        const fc_conv_desc *dk = &dk_;                                                 \
-        int st_ = (call);                                                              \
-        if (st_ == FC_OK && fc_needs_epi(d))                                           \
-            st_ = FC_BY_DTYPE(dtype, epi_pass, d, fc_ukernels_get(), NULL, NULL, y);  \
-        return st_;                                                                    \
-    } while (0)
-
+/* The separable filter's rows apply ReLU and ReLU6 only: any other
+ * activation is the epilogue's pass after it. */
 static int fc_separable_uncapped(const fc_conv_desc *d, int dtype, const void *x, const void *row, int rpc,
                                  const void *col, int cpc, const void *b, void *y)
 {
-    FC_OP_EPI(d, dtype, FC_BY_DTYPE(dtype, separable_entry, dk, x, row, rpc, col, cpc, b, y));
+    if (!fc_act_ok(d)) return FC_EINVAL;
+    fc_conv_desc dk = *d;
+    dk.act = fc_kact(d);
+    int st = FC_BY_DTYPE(dtype, separable_entry, &dk, x, row, rpc, col, cpc, b, y);
+    if (st == FC_OK && fc_needs_epi(d)) st = FC_BY_DTYPE(dtype, epi_pass, d, fc_ukernels_get(), NULL, NULL, y);
+    return st;
 }
 
 int fc_separable(const fc_conv_desc *d, int dtype, const void *x, const void *row, int rpc,
