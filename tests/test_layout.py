@@ -91,3 +91,77 @@ def test_bad_layout():
     with pytest.raises(ValueError, match="layout"):
         fastconv.conv2d(np.zeros((1, 2, 4, 4), np.float32), np.zeros((2, 2, 1, 1), np.float32),
                         layout="NWHC")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=("f32", "f64"))
+def test_separable_dwsep_channels_last(dtype, isa, rng):
+    """The ops computed between two transposes: the same numbers as channels
+    first, with a bias, an activation and a residual."""
+    x = rand(rng, (2, 8, 11, 9), dtype)
+    row, col, b = rand(rng, (8, 5), dtype), rand(rng, (3,), dtype), rand(rng, (8,), dtype)
+    for mode in ("zeros", "reflect"):
+        want = fastconv.separable_conv2d(x, row, col, b, padding=(1, 2), padding_mode=mode,
+                                         activation="silu")
+        r = rand(rng, want.shape, dtype)
+        want_r = fastconv.separable_conv2d(x, row, col, b, padding=(1, 2), padding_mode=mode,
+                                           activation="silu", residual=r)
+        got = fastconv.separable_conv2d(cl(x), row, col, b, padding=(1, 2), padding_mode=mode,
+                                        activation="silu", layout="NHWC")
+        assert_close(np.moveaxis(got, -1, 1), want, dtype)
+        got = fastconv.separable_conv2d(cl(x), row, col, b, padding=(1, 2), padding_mode=mode,
+                                        activation="silu", layout="NHWC", residual=cl(r))
+        assert_close(np.moveaxis(got, -1, 1), want_r, dtype)
+    dw, db = rand(rng, (16, 1, 3, 3), dtype), rand(rng, (16,), dtype)
+    pw, pb = rand(rng, (12, 16, 1, 1), dtype), rand(rng, (12,), dtype)
+    kw = dict(stride=2, padding=1, depthwise_activation="relu6", activation="hardswish")
+    want = fastconv.depthwise_separable_conv2d(x, dw, pw, db, pb, **kw)
+    r = rand(rng, want.shape, dtype)
+    want_r = fastconv.depthwise_separable_conv2d(x, dw, pw, db, pb, residual=r, **kw)
+    got = fastconv.depthwise_separable_conv2d(cl(x), dw, pw, db, pb, layout="NHWC", **kw)
+    assert_close(np.moveaxis(got, -1, 1), want, dtype)
+    got = fastconv.depthwise_separable_conv2d(cl(x), dw, pw, db, pb, layout="NHWC",
+                                              residual=cl(r), **kw)
+    assert_close(np.moveaxis(got, -1, 1), want_r, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=("f32", "f64"))
+def test_involution_channels_last(dtype, isa, rng):
+    N, C, G, K = 2, 8, 2, 3
+    x = rand(rng, (N, C, 9, 10), dtype)
+    k = rand(rng, (N, G, K * K, 5, 5), dtype)
+    b = rand(rng, (C,), dtype)
+    kw = dict(stride=2, bias=b, activation="relu")
+    want = fastconv.involution2d(x, k, K, **kw)
+    r = rand(rng, want.shape, dtype)
+    want_r = fastconv.involution2d(x, k, K, residual=r, **kw)
+    kl = np.ascontiguousarray(np.moveaxis(k.reshape(N, G * K * K, 5, 5), 1, -1)).reshape(N, 5, 5, G, K * K)
+    got = fastconv.involution2d(cl(x), kl, K, layout="NHWC", **kw)
+    assert_close(np.moveaxis(got, -1, 1), want, dtype)
+    got = fastconv.involution2d(cl(x), kl, K, layout="NHWC", residual=cl(r), **kw)
+    assert_close(np.moveaxis(got, -1, 1), want_r, dtype)
+    with pytest.raises(ValueError, match="kernel must have shape"):
+        fastconv.involution2d(cl(x), k, K, layout="NHWC", **kw)
+    # the module: generated kernel, stride, on a sequence of shapes
+    m = fastconv.Involution2d(C, K, stride=2, group_channels=4, seed=0)
+    ml = fastconv.Involution2d(C, K, stride=2, group_channels=4, seed=0, layout="NHWC")
+    for shape in [(2, C, 10, 12), (1, C, 6, 6), (2, C, 10, 12)]:
+        xs = rand(rng, shape, dtype)
+        assert_close(np.moveaxis(ml(cl(xs)), -1, 1), m(xs), dtype)
+        kc, kcl = m.kernel(xs), ml.kernel(cl(xs))
+        n, g, kk, h, w = kc.shape
+        assert_close(kcl, np.moveaxis(kc.reshape(n, g * kk, h, w), 1, -1).reshape(n, h, w, g, kk),
+                     dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=("f32", "f64"))
+def test_max_unpool_channels_last(dtype, rng):
+    x = rand(rng, (2, 70, 8, 9), dtype)    # 70 channels: two channel blocks
+    v, i = fastconv.max_pool2d(x, 3, 2, 1, return_indices=True)
+    want = fastconv.max_unpool2d(v, i, 3, 2, 1, output_size=(8, 9))
+    vl, il = fastconv.max_pool2d(cl(x), 3, 2, 1, return_indices=True, layout="NHWC")
+    got = fastconv.max_unpool2d(vl, il, 3, 2, 1, output_size=(8, 9), layout="NHWC")
+    np.testing.assert_array_equal(np.moveaxis(got, -1, 1), want)
+    got1 = fastconv.max_unpool2d(vl[0], il[0], 3, 2, 1, output_size=(8, 9), layout="NHWC")
+    np.testing.assert_array_equal(got1, got[0])
+    with pytest.raises(ValueError, match="indices"):
+        fastconv.max_unpool2d(vl, il + 100, 3, 2, 1, layout="NHWC")

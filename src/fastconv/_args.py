@@ -388,7 +388,7 @@ def conv_spec(nd, x, weight, bias, stride, padding, dilation, groups,
                    padding_mode, algorithm, activation, layout)
 
 
-def _channels_split(xb, lay):
+def channels_split(xb, lay):
     """(N, C, spatial sizes) of a batched x in its layout."""
     if lay:
         N, *in_size, C = xb.shape
@@ -401,7 +401,7 @@ def _conv_spec(nd, x, weight, bias, stride, padding, dilation, groups,
                padding_mode, algorithm, activation, layout):
     lay = layout_arg(layout)
     xb, batched, weight, bias, dtype = _operands(nd, x, weight, bias, "C_out, C_in/groups")
-    N, C_in, in_size = _channels_split(xb, lay)
+    N, C_in, in_size = channels_split(xb, lay)
     C_out, cig, *kernel = weight.shape
     groups = int_arg(groups, "groups", minimum=1)
     if C_in % groups or C_out % groups:
@@ -443,7 +443,7 @@ def _conv_transpose_spec(nd, x, weight, bias, stride, padding, output_padding, g
                          dilation, activation, layout):
     lay = layout_arg(layout)
     xb, batched, weight, bias, dtype = _operands(nd, x, weight, bias, "C_in, C_out/groups")
-    N, C_in, in_size = _channels_split(xb, lay)
+    N, C_in, in_size = channels_split(xb, lay)
     wci, cog, *kernel = weight.shape
     groups = int_arg(groups, "groups", minimum=1)
     if wci != C_in:
@@ -495,7 +495,7 @@ def pool_spec(x, kernel_size, stride, padding, name="kernel_size", *, nd=2, dila
     lay = layout_arg(layout)
     x = as_float_array(x, "x")
     xb, batched = spatial_input(x, nd)
-    N, C, in_size = _channels_split(xb, lay)
+    N, C, in_size = channels_split(xb, lay)
     if C == 0 or 0 in in_size:
         raise ValueError(f"x must have non-zero channels and spatial sizes (the batch may be "
                          f"empty), got shape {x.shape}")

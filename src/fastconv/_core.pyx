@@ -95,6 +95,8 @@ cdef extern from "fastconv.h" nogil:
     int fc_eltwise(int64_t n, int dtype, const void *x, const void *y, void *out, int act, double alpha)
     int fc_max_unpool(int64_t NC, int64_t in_plane, int64_t out_plane, int dtype,
                       const void *x, const int64_t *idx, void *y)
+    int fc_max_unpool_nhwc(int64_t N, int64_t in_plane, int64_t out_plane, int64_t C, int dtype,
+                           const void *x, const int64_t *idx, void *y)
 
 ISA_NAMES = tuple(fc_isa_name(i).decode() for i in range(FC_ISA_COUNT))
 ISA_ALIASES = {"scalar": "vec128"}   # the baseline's former name (it runs 128-bit vectors)
@@ -516,16 +518,21 @@ def global_avg_pool(x, y, int64_t NC, int64_t plane, int64_t C=0):
     return y
 
 
-def max_unpool(x, idx, y):
-    """x (N, C, Hi, Wi) values, idx int64 positions in y's (N, C, Ho, Wo) planes."""
+def max_unpool(x, idx, y, bint channels_last=False):
+    """x (N, C, Hi, Wi) values, idx int64 positions in y's (N, C, Ho, Wo) planes
+    (channels_last: x, idx (N, Hi, Wi, C), y (N, Ho, Wo, C))."""
     cdef void *p[3]
     cdef int dt = _dt(x), st
-    cdef int64_t NC = y.shape[0] * y.shape[1]
-    cdef int64_t inp = x.shape[2] * x.shape[3]
-    cdef int64_t outp = y.shape[2] * y.shape[3]
+    cdef int64_t N = y.shape[0]
+    cdef int64_t C = y.shape[3] if channels_last else y.shape[1]
+    cdef int64_t inp = x.shape[1] * x.shape[2] if channels_last else x.shape[2] * x.shape[3]
+    cdef int64_t outp = y.shape[1] * y.shape[2] if channels_last else y.shape[2] * y.shape[3]
     _ptrs((x, idx, y), p)
     with nogil:
-        st = fc_max_unpool(NC, inp, outp, dt, p[0], <const int64_t *>p[1], p[2])
+        if channels_last:
+            st = fc_max_unpool_nhwc(N, inp, outp, C, dt, p[0], <const int64_t *>p[1], p[2])
+        else:
+            st = fc_max_unpool(N * C, inp, outp, dt, p[0], <const int64_t *>p[1], p[2])
     if st == FC_EINVAL:
         raise ValueError(f"indices must lie in [0, {outp}) (the output plane H*W)")
     _check(st)

@@ -197,16 +197,18 @@ def pointwise_conv2d(x, weight, bias=None, *, activation=None, residual=None, la
 
 
 def separable_conv2d(x, row, col, bias=None, stride=1, padding=0, *, padding_mode="zeros",
-                     activation=None, residual=None, out=None):
+                     activation=None, residual=None, layout=None, out=None):
     """Spatially separable filter: channel c is filtered by outer(col[c], row[c]).
 
     row (kW,) or (C, kW), col (kH,) or (C, kH); a 1-D kernel is shared by all
     channels.  Computed as two 1-D passes (vertical, then horizontal), without a
-    padded copy of the input for any padding mode.
+    padded copy of the input for any padding mode.  ``layout="NHWC"``: x and
+    the result channels last.
     """
     xa = _args.as_float_array(x, "x")
+    lay = _args.layout_arg(layout)
     xb, batched = _args.spatial_input(xa, 2)
-    N, C, H, W = xb.shape
+    N, C, (H, W) = _args.channels_split(xb, lay)
     r, rpc = _args.kernel_1d(row, C, "row", xa.dtype)
     c, cpc = _args.kernel_1d(col, C, "col", xa.dtype)
     b = None if bias is None else _args.as_float_array(bias, "bias")
@@ -222,7 +224,7 @@ def separable_conv2d(x, row, col, bias=None, stride=1, padding=0, *, padding_mod
                               planes=N * C)
     stride = _args.moving_stride(stride, osz, (H, W), pad0, pad1, kernel)
     spec = _args.ConvSpec(2, batched, N, C, C, C, (H, W), osz, kernel, stride, (1, 1),
-                          pad0, pad1, pmode, act, 0, xa.dtype, alpha)
+                          pad0, pad1, pmode, act, 0, xa.dtype, alpha, lay)
     rb = check_residual(residual, spec)
     y, yb = _result(spec, out, x, row, col, bias)
     if spec.empty:
@@ -247,16 +249,18 @@ def _epilogue_after(spec, rb, yb):
 def depthwise_separable_conv2d(x, depthwise_weight, pointwise_weight, depthwise_bias=None,
                                pointwise_bias=None, stride=1, padding=0, dilation=1, *,
                                depthwise_activation=None, activation=None, residual=None,
-                               out=None):
+                               layout=None, out=None):
     """pointwise_conv2d(depthwise_conv2d(x, ...), ...) fused: the depthwise result
-    is consumed a strip of rows at a time and never stored whole."""
-    C = _channels(x)
+    is consumed a strip of rows at a time and never stored whole.  ``layout="NHWC"``:
+    x and the result channels last."""
+    lay = _args.layout_arg(layout)
+    C = _channels(x, 2, lay)
     dwshape = np.shape(depthwise_weight)
     if len(dwshape) != 4 or dwshape[1] != 1 or C == 0 or dwshape[0] % C:
         raise ValueError(f"depthwise_weight must have shape (C*m, 1, kH, kW) with C={C}, "
                          f"got {tuple(dwshape)}")
     spec, xb, dw, db = conv_spec(2, x, depthwise_weight, depthwise_bias, stride, padding,
-                                 dilation, C, "zeros", "auto", depthwise_activation)
+                                 dilation, C, "zeros", "auto", depthwise_activation, layout)
     pw = _pointwise_weight(pointwise_weight, "pointwise_weight")
     pb = None if pointwise_bias is None else _args.as_float_array(pointwise_bias, "pointwise_bias")
     _args.common_dtype(x=xb, pointwise_weight=pw, pointwise_bias=pb)
@@ -270,7 +274,7 @@ def depthwise_separable_conv2d(x, depthwise_weight, pointwise_weight, depthwise_
     pact, alpha = _args.activation_arg(activation)
     full = _args.ConvSpec(2, spec.batched, spec.N, spec.C_in, pw.shape[0], 1, spec.in_size,
                           spec.out_size, (1, 1), (1, 1), (1, 1), (0, 0), (0, 0), 0, pact, 0,
-                          spec.dtype, alpha)
+                          spec.dtype, alpha, lay)
     rb = check_residual(residual, full)
     y, yb = _result(full, out, x, depthwise_weight, pointwise_weight, depthwise_bias,
                     pointwise_bias)
@@ -288,11 +292,12 @@ def depthwise_separable_conv2d(x, depthwise_weight, pointwise_weight, depthwise_
 _INV_SPECS = {}        # checked involution problems, by shapes, dtypes and int arguments
 
 
-def _involution_spec(xa, ka, kernel_size, stride, padding, dilation):
+def _involution_spec(xa, ka, kernel_size, stride, padding, dilation, lay=0):
     dtype = _args.common_dtype(x=xa, kernel=ka)
     if xa.ndim != 4:
-        raise ValueError(f"x must have shape (N, C, H, W), got {xa.shape}")
-    N, C, H, W = xa.shape
+        raise ValueError(f"x must have shape {'(N, H, W, C)' if lay else '(N, C, H, W)'}, "
+                         f"got {xa.shape}")
+    N, C, (H, W) = _args.channels_split(xa, lay)
     K = _args.int_arg(kernel_size, "kernel_size", minimum=1)
     stride = _args.tuple_arg(stride, 2, "stride", minimum=1)
     dilation = _args.tuple_arg(dilation, 2, "dilation", minimum=1)
@@ -304,34 +309,39 @@ def _involution_spec(xa, ka, kernel_size, stride, padding, dilation):
     stride = _args.moving_stride(stride, osz, (H, W), pad0, pad1,
                                  [d * (K - 1) + 1 for d in dilation])
     dilation = dilation if K > 1 else (1, 1)
-    if ka.ndim != 5 or ka.shape[0] != N or ka.shape[2] != K * K or ka.shape[3:] != osz:
-        raise ValueError(f"kernel must have shape (N={N}, G, K*K={K * K}, H_out={osz[0]}, "
-                         f"W_out={osz[1]}), got {ka.shape}")
-    G = ka.shape[1]
+    if ka.ndim == 5:
+        G, kk, ksz = (ka.shape[3], ka.shape[4], ka.shape[1:3]) if lay else \
+            (ka.shape[1], ka.shape[2], ka.shape[3:])
+    if ka.ndim != 5 or ka.shape[0] != N or kk != K * K or ksz != osz:
+        want = (f"(N={N}, H_out={osz[0]}, W_out={osz[1]}, G, K*K={K * K})" if lay else
+                f"(N={N}, G, K*K={K * K}, H_out={osz[0]}, W_out={osz[1]})")
+        raise ValueError(f"kernel must have shape {want}, got {ka.shape}")
     if G < 1 or C % G:
         raise ValueError(f"kernel's group count G={G} must divide the channels C={C}")
     return _args.ConvSpec(2, True, N, C, C, G, (H, W), osz, (K, K), stride, dilation,
-                          pad0, pad1, 0, 0, 0, dtype)
+                          pad0, pad1, 0, 0, 0, dtype, 0.0, lay)
 
 
 def involution2d(x, kernel, kernel_size, stride=1, padding=None, dilation=1, *, bias=None,
-                 activation=None, residual=None, out=None):
+                 activation=None, residual=None, layout=None, out=None):
     """Involution (Li et al., CVPR 2021): a K x K filter generated per pixel and group.
 
     x (N, C, H, W); kernel (N, G, K*K, H_out, W_out), G dividing C; channel c
     uses group c // (C // G).  padding=None means dilation*(K-1)//2.  Then
     ``activation(involution + bias + residual)`` as in ``conv1d`` (bias (C,)).
+    ``layout="NHWC"``: x and the result (N, H, W, C), kernel (N, H_out, W_out, G, K*K).
     """
     xa = _args.as_float_array(x, "x")
+    lay = _args.layout_arg(layout)
     ka = _args.as_float_array(kernel, "kernel")
     # A problem checked once is kept (with its C description) when every
     # argument is a plain int or None, so that the key says all the checks did.
     key = None
     if all(v is None or type(v) is int for v in (kernel_size, stride, padding, dilation)):
-        key = (xa.shape, ka.shape, xa.dtype, ka.dtype, kernel_size, stride, padding, dilation)
+        key = (xa.shape, ka.shape, xa.dtype, ka.dtype, kernel_size, stride, padding, dilation, lay)
     hit = _INV_SPECS.get(key) if key is not None else None
     if hit is None:
-        spec = _involution_spec(xa, ka, kernel_size, stride, padding, dilation)
+        spec = _involution_spec(xa, ka, kernel_size, stride, padding, dilation, lay)
         hit = (spec, spec.c_desc())
         if key is not None:
             if len(_INV_SPECS) >= 64:
@@ -489,10 +499,14 @@ def global_avg_pool(x, *, keepdims: bool = True, layout=None, out=None):
     return y
 
 
-def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
+def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=None, *,
+                 layout=None):
     """Scatter every value of x to the position `indices` records in a zero map
-    (the inverse of max_pool2d(..., return_indices=True))."""
+    (the inverse of max_pool2d(..., return_indices=True)).  ``layout="NHWC"``:
+    x, indices and the result channels last (indices are positions in the
+    H*W plane either way)."""
     xa = _args.as_float_array(x, "x")
+    lay = _args.layout_arg(layout)
     xb, batched = _args.spatial_input(xa, 2)
     idx = np.asarray(indices)
     if idx.shape != xa.shape:
@@ -503,7 +517,7 @@ def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=No
     k = _args.tuple_arg(kernel_size, 2, "kernel_size", minimum=1)
     s = k if stride is None else _args.tuple_arg(stride, 2, "stride", minimum=1)
     p = _args.tuple_arg(padding, 2, "padding", minimum=0)
-    N, C, H, W = xb.shape
+    N, C, (H, W) = _args.channels_split(xb, lay)
     default = tuple((i - 1) * si - 2 * pi + ki for i, si, pi, ki in zip((H, W), s, p, k))
     if output_size is None:
         osz = default
@@ -520,13 +534,14 @@ def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=No
                                  f"size {default}")
     if min(osz) < 1:
         raise ValueError(f"output size {osz} must be >= 1")
-    y = np.empty((N, C) + osz if batched else (C,) + osz, xa.dtype)
+    shape = osz + (C,) if lay else (C,) + osz
+    y = np.empty((N,) + shape if batched else shape, xa.dtype)
     yb = y if batched else y[None]
     if yb.size == 0:
         return y
     if xb.size == 0:
         yb[...] = 0
         return y
-    _core.max_unpool(xb, idx if batched else idx[None], yb)
+    _core.max_unpool(xb, idx if batched else idx[None], yb, lay)
     return y
 

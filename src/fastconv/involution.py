@@ -38,14 +38,15 @@ def _as_np(v, name):
 
 class Involution2d:
     """Involution2d(channels, kernel_size=7, stride=1, group_channels=16,
-    reduction_ratio=4, *, seed=None); call as layer(x, *, out=None).
+    reduction_ratio=4, *, seed=None, layout=None); call as layer(x, *, out=None).
 
     Works on float32 and float64 inputs (weights are kept in float64 and
-    cast once per dtype).
+    cast once per dtype).  ``layout="NHWC"``: x and the result (N, H, W, C),
+    the kernel generated channels last too.
     """
 
     def __init__(self, channels, kernel_size=7, stride=1, group_channels=16, reduction_ratio=4,
-                 *, seed=None):
+                 *, seed=None, layout=None):
         C = _args.int_arg(channels, "channels", minimum=1)
         K = _args.int_arg(kernel_size, "kernel_size", minimum=1)
         gc = _args.int_arg(group_channels, "group_channels", minimum=1)
@@ -65,10 +66,10 @@ class Involution2d:
             "conv2.conv.weight": rng.uniform(-b2, b2, (K * K * G, Cr, 1, 1)),
             "conv2.conv.bias": rng.uniform(-b2, b2, (K * K * G,)),
         }
-        self._setup(sd, K, stride, gc)
+        self._setup(sd, K, stride, gc, layout)
 
     @classmethod
-    def from_state_dict(cls, state_dict, *, stride=1, group_channels=16):
+    def from_state_dict(cls, state_dict, *, stride=1, group_channels=16, layout=None):
         """Build from the official repository's key names; infers channels and
         kernel_size from the weights."""
         missing = [k for k in _KEYS if k not in state_dict]
@@ -91,10 +92,12 @@ class Involution2d:
             raise ValueError(f"conv2.conv.weight has {w2.shape[0]} output channels, not K*K*G "
                              f"for G={G}")
         self = cls.__new__(cls)
-        self._setup(sd, K, stride, gc)
+        self._setup(sd, K, stride, gc, layout)
         return self
 
-    def _setup(self, sd, K, stride, gc):
+    def _setup(self, sd, K, stride, gc, layout):
+        self._lay = _args.layout_arg(layout)
+        self.layout = layout
         Cr = sd["conv1.conv.weight"].shape[0]
         for k in _KEYS[1:5]:
             if sd[k].shape != (Cr,):
@@ -129,8 +132,8 @@ class Involution2d:
                 if w is None:
                     w1, b1, w2, b2 = (np.ascontiguousarray(a, dtype=dtype) for a in self._f64)
                     w = self._by_dtype[dtype] = (
-                        Conv2d(w1[:, :, None, None], b1, activation="relu"),
-                        Conv2d(w2[:, :, None, None], b2))
+                        Conv2d(w1[:, :, None, None], b1, activation="relu", layout=self.layout),
+                        Conv2d(w2[:, :, None, None], b2, layout=self.layout))
         return w
 
     _MAX_PLANS = 32
@@ -142,9 +145,11 @@ class Involution2d:
         p = self._plans.get(key)
         if p is not None:
             return p
-        if x.ndim != 4 or x.shape[1] != self.channels:
-            raise ValueError(f"x must have shape (N, {self.channels}, H, W), got {x.shape}")
-        N, C, H, W = x.shape
+        lay = self._lay
+        if x.ndim != 4 or x.shape[3 if lay else 1] != self.channels:
+            want = f"(N, H, W, {self.channels})" if lay else f"(N, {self.channels}, H, W)"
+            raise ValueError(f"x must have shape {want}, got {x.shape}")
+        N, C, (H, W) = _args.channels_split(x, lay)
         K, s, pad = self.kernel_size, self.stride, (self.kernel_size - 1) // 2
         osz = _args.conv_out_size((H, W), (K, K), (s, s), (1, 1), (pad, pad), (pad, pad),
                                   what="kernel_size")
@@ -155,12 +160,12 @@ class Involution2d:
         pool = None
         if s > 1:
             pool = _args.ConvSpec(2, True, N, C, C, C, (H, W), osz, (s, s), (s, s), (1, 1),
-                                  (0, 0), (0, 0), 0, 0, 0, x.dtype).c_desc()
+                                  (0, 0), (0, 0), 0, 0, 0, x.dtype, 0.0, lay).c_desc()
         inv = _args.ConvSpec(2, True, N, C, C, self.groups, (H, W), osz, (K, K), (s, s),
-                             (1, 1), (pad, pad), (pad, pad), 0, 0, 0, x.dtype)
+                             (1, 1), (pad, pad), (pad, pad), 0, 0, 0, x.dtype, 0.0, lay)
         _args.check_size(inv.out_shape, "the output")
         _args.check_size((N, K * K * self.groups) + osz, "the generated kernel")
-        p = (pool, (N, C) + osz, inv.c_desc(), inv.out_shape)
+        p = (pool, inv.out_shape, inv.c_desc(), inv.out_shape)
         with self._lock:
             if len(self._plans) >= self._MAX_PLANS:
                 self._plans.clear()
@@ -177,9 +182,13 @@ class Involution2d:
         return conv2(conv1(src))
 
     def kernel(self, x):
-        """The generated involution kernel (N, G, K*K, H_out, W_out) for x."""
+        """The generated involution kernel for x: (N, G, K*K, H_out, W_out), or
+        channels last (N, H_out, W_out, G, K*K)."""
         x = _args.as_float_array(x, "x")
         k = self._kernel(x, self._plan(x))
+        if self._lay:
+            N, H, W, _ = k.shape
+            return k.reshape(N, H, W, self.groups, self.kernel_size ** 2)
         N, _, H, W = k.shape
         return k.reshape(N, self.groups, self.kernel_size ** 2, H, W)
 
@@ -198,4 +207,5 @@ class Involution2d:
 
     def __repr__(self):
         return (f"Involution2d(channels={self.channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, group_channels={self.group_channels})")
+                f"stride={self.stride}, group_channels={self.group_channels}"
+                + (f", layout={self.layout!r})" if self._lay else ")"))

@@ -188,12 +188,54 @@ int fc_conv_transpose_packed(const fc_conv_desc *d, int dtype, const void *x, co
 
 /* ---- the other ops ---- */
 
+/* A channels-last call of an op without channels-last kernels (separable,
+ * dwsep, involution): x (N, P_in, C_in), and e (N, P_out, Ce) when given (the
+ * involution's kernel), copied channels first; the op runs on the copies into
+ * a channels-first scratch result (N, Co, P_out) that fc_cf_end transposes
+ * into y.  The activation runs inside on the copy; a residual is added to y
+ * by the caller's pass after. */
+typedef struct { void *x, *e, *y; size_t gx, ge, gy; } fc_cf_bufs;
+
+static int fc_cf_begin(const fc_conv_desc *d, int dtype, const void *x, const void *e, int64_t Ce,
+                       int64_t Co, fc_cf_bufs *bf)
+{
+    const int64_t Pi = fc_vol3(d->in), Po = fc_vol3(d->out);
+    memset(bf, 0, sizeof *bf);
+    bf->x = FC_BY_DTYPE(dtype, cfirst_copy, x, d->N, Pi, d->C_in, &bf->gx);
+    if (bf->x && e) bf->e = FC_BY_DTYPE(dtype, cfirst_copy, e, d->N, Po, Ce, &bf->ge);
+    if (bf->x && (bf->e || !e)) bf->y = fc_scratch_alloc((size_t)(d->N * Co * Po + 1) * fc_dsize(dtype), &bf->gy);
+    return bf->y ? FC_OK : FC_ENOMEM;
+}
+
+static int fc_cf_end(const fc_conv_desc *d, int dtype, int st, int64_t Co, fc_cf_bufs *bf, void *y)
+{
+    if (bf->y) st = FC_BY_DTYPE(dtype, clast_back, st, bf->y, bf->gy, y, d->N, fc_vol3(d->out), Co);
+    if (bf->e) fc_scratch_free(bf->e, bf->ge);
+    if (bf->x) fc_scratch_free(bf->x, bf->gx);
+    return st;
+}
+
+/* d with channels first */
+static fc_conv_desc fc_cfirst(const fc_conv_desc *d)
+{
+    fc_conv_desc dn = *d;
+    dn.layout = FC_NCHW;
+    return dn;
+}
+
 /* The separable filter's rows apply ReLU and ReLU6 only: any other
  * activation is the epilogue's pass after it. */
 static int fc_separable_uncapped(const fc_conv_desc *d, int dtype, const void *x, const void *row, int rpc,
                                  const void *col, int cpc, const void *b, void *y)
 {
     if (!fc_act_ok(d)) return FC_EINVAL;
+    if (d->layout == FC_NHWC) {
+        fc_cf_bufs bf;
+        const fc_conv_desc dn = fc_cfirst(d);
+        int st = fc_cf_begin(d, dtype, x, NULL, 0, d->C_out, &bf);
+        if (st == FC_OK) st = fc_separable_uncapped(&dn, dtype, bf.x, row, rpc, col, cpc, b, bf.y);
+        return fc_cf_end(d, dtype, st, d->C_out, &bf, y);
+    }
     fc_conv_desc dk = *d;
     dk.act = fc_kact(d);
     int st = FC_BY_DTYPE(dtype, separable_entry, &dk, x, row, rpc, col, cpc, b, y);
@@ -220,6 +262,13 @@ static int fc_dwsep_uncapped(const fc_conv_desc *dd, int dtype, const void *x, c
     pd.groups = 1;
     pd.act = pact;
     if (dact < FC_ACT_NONE || dact > FC_ACT_RELU6 || !fc_act_ok(&pd)) return FC_EINVAL;
+    if (dd->layout == FC_NHWC) {
+        fc_cf_bufs bf;
+        const fc_conv_desc dn = fc_cfirst(dd);
+        int st = fc_cf_begin(dd, dtype, x, NULL, 0, P, &bf);
+        if (st == FC_OK) st = fc_dwsep_uncapped(&dn, dtype, bf.x, dw, db, dact, P, pw, pb, pact, bf.y);
+        return fc_cf_end(dd, dtype, st, P, &bf, y);
+    }
     int st = FC_BY_DTYPE(dtype, dwsep, dd, fc_ukernels_get(), x, dw, db, dact, P, pw, pb, fc_kact(&pd), y);
     if (st == FC_OK && fc_needs_epi(&pd)) st = FC_BY_DTYPE(dtype, epi_pass, &pd, fc_ukernels_get(), NULL, NULL, y);
     return st;
@@ -237,6 +286,13 @@ int fc_dwsep(const fc_conv_desc *dd, int dtype, const void *x, const void *dw, c
 static int fc_involution_uncapped(const fc_conv_desc *d, int dtype, const void *x, const void *kernel, void *y)
 {
     if (!fc_act_ok(d)) return FC_EINVAL;
+    if (d->layout == FC_NHWC) {   /* kernel (N, H_out, W_out, G, K*K) */
+        fc_cf_bufs bf;
+        const fc_conv_desc dn = fc_cfirst(d);
+        int st = fc_cf_begin(d, dtype, x, kernel, d->groups * d->k[1] * d->k[2], d->C_out, &bf);
+        if (st == FC_OK) st = fc_involution_uncapped(&dn, dtype, bf.x, bf.e, bf.y);
+        return fc_cf_end(d, dtype, st, d->C_out, &bf, y);
+    }
     int st = FC_BY_DTYPE(dtype, involution_run, d, fc_ukernels_get(), x, kernel, y);
     if (st == FC_OK && d->act != FC_ACT_NONE) st = FC_BY_DTYPE(dtype, epi_pass, d, fc_ukernels_get(), NULL, NULL, y);
     return st;
@@ -312,4 +368,13 @@ int fc_max_unpool(int64_t NC, int64_t in_plane, int64_t out_plane, int dtype,
 {
     FC_CAPPED(0.0, (double)NC * (double)(in_plane * (fc_dsize(dtype) + 8) + out_plane * fc_dsize(dtype)),
               FC_BY_DTYPE(dtype, max_unpool, NC, in_plane, out_plane, x, idx, y));
+}
+
+int fc_max_unpool_nhwc(int64_t N, int64_t in_plane, int64_t out_plane, int64_t C, int dtype,
+                       const void *x, const int64_t *idx, void *y)
+{
+    if (N < 0 || C < 0 || in_plane < 0 || out_plane < 1) return FC_EINVAL;
+    if (N * C == 0) return FC_OK;
+    FC_CAPPED(0.0, (double)(N * C) * (double)(in_plane * (fc_dsize(dtype) + 8) + out_plane * fc_dsize(dtype)),
+              FC_BY_DTYPE(dtype, max_unpool_nhwc, N, in_plane, out_plane, C, x, idx, y));
 }

@@ -231,6 +231,9 @@ int fc_global_avg_pool(int64_t NC, int64_t plane, int dtype, const void *x, void
 int fc_global_avg_pool_nhwc(int64_t N, int64_t plane, int64_t C, int dtype, const void *x, void *y);
 int fc_max_unpool(int64_t NC, int64_t in_plane, int64_t out_plane, int dtype,
                   const void *x, const int64_t *idx, void *y);
+/* channels last: x, idx (N, in_plane, C), y (N, out_plane, C); idx positions in the plane */
+int fc_max_unpool_nhwc(int64_t N, int64_t in_plane, int64_t out_plane, int64_t C, int dtype,
+                       const void *x, const int64_t *idx, void *y);
 int fc_avg_pool(const fc_conv_desc *d, int dtype, const void *x, void *y);
 
 /* Free the scratch blocks kept between calls (they are reused otherwise). */
