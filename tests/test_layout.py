@@ -165,3 +165,19 @@ def test_max_unpool_channels_last(dtype, rng):
     np.testing.assert_array_equal(got1, got[0])
     with pytest.raises(ValueError, match="indices"):
         fastconv.max_unpool2d(vl, il + 100, 3, 2, 1, layout="NHWC")
+
+
+@pytest.mark.parametrize("C", [3, 8, 16, 24, 40, 72, 100])
+def test_depthwise_rows_channels_last(C, isa, rng):
+    """The channels-last depthwise row kernel's paths: runs of interior pixels
+    with 4, 2 and 1 vectors of channels and the channels left over, edge
+    pixels, strides, dilation, no padding and more padding than the kernel."""
+    x = rand(rng, (1, C, 7, 41), np.float32)
+    for k, kw in ((3, dict(padding=1)), (3, dict(padding=1, stride=2)), (5, dict(padding=4, dilation=2)),
+                  (3, dict(padding=0)), (7, dict(padding=(3, 9)))):
+        w, b = rand(rng, (C, 1, k, k), np.float32), rand(rng, (C,), np.float32)
+        want = ref.apply_activation(ref.conv2d(x, w, b, groups=C, **kw), "relu6")
+        got = fastconv.conv2d(cl(x), w, b, groups=C, activation="relu6", layout="NHWC", **kw)
+        assert fastconv.conv_plan(cl(x), w, b, groups=C, layout="NHWC", **kw).implementation == \
+            "depthwise-rows"
+        assert_close(np.moveaxis(got, -1, 1), want, np.float32, what=f"k{k} {kw}")
