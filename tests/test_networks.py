@@ -17,6 +17,7 @@ def test_network_agrees_with_torch_float64(name, monkeypatch):
     monkeypatch.setitem(N.INPUTS, name, SMALL[name])
     tnet = N.torch_net(name)
     fnet = N.fastconv_net(tnet, name)
+    fnhwc = N.fastconv_net(tnet, name, "NHWC")
     t64 = N.torch_net(name).double()
     rng = np.random.default_rng(0)
     for _ in range(2):
@@ -27,3 +28,7 @@ def test_network_agrees_with_torch_float64(name, monkeypatch):
         assert y.shape == ref.shape
         err = N._rel(y, ref)
         assert err <= 1e-4, f"{name}: {err:.2e}"
+        yl = np.array(fnhwc.from_layout(fnhwc(fnhwc.to_layout(x))), copy=True)
+        assert yl.shape == ref.shape
+        err = N._rel(yl, ref)
+        assert err <= 1e-4, f"{name} channels last: {err:.2e}"

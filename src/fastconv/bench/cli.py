@@ -119,7 +119,7 @@ def networks(args) -> int:
         print(f"no network matches --filter {args.filter!r}: {', '.join(_net.NETWORKS)}",
               file=sys.stderr)
         return 2
-    impls = ("fastconv", "torch", "ort") if args.impls is None else tuple(
+    impls = _net.IMPLS if args.impls is None else tuple(
         s.strip() for s in args.impls.split(",") if s.strip())
     threads = (args.threads,) if args.threads else (1, 2)
     batches = (args.batch,) if args.batch else (1, 8)
@@ -143,7 +143,10 @@ def networks(args) -> int:
     after = _load.loadavg()
     print()
     print("ms: median of the runs (the minimum is in --json); ratios > 1: fastconv is faster; "
-          "fastconv vs float64: max |difference| / rms of PyTorch's float64 output.")
+          "peer: ONNX Runtime's whole graph (RedNet-50: PyTorch, ONNX has no involution); "
+          "NHWC: the input and every activation channels last (N, H, W, C); "
+          "fastconv vs float64: max |difference| / rms of PyTorch's float64 output, "
+          "the worse of the two layouts.")
     print(f"machine load: load average {before} before, {after} after; "
           f"{time.perf_counter() - t0:.0f} s")
     errs = sorted({r["ort_error"] for r in rows if "ort_error" in r})

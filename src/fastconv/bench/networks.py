@@ -211,11 +211,13 @@ def _np(t):
 class FastconvNet:
     """The torch network's weights as fastconv layers; call as net(x)."""
 
-    def __init__(self, tnet, name):
+    def __init__(self, tnet, name, layout=None):
         self.name = name
         self.mods = tnet.mods
         self.layers = {}
         self.bufs = {}
+        self.layout = layout            # None: channels first; "NHWC": channels last end to end
+        self.cl = layout is not None
 
     def _out(self, key, shape):
         b = self.bufs.get(key)
@@ -224,7 +226,16 @@ class FastconvNet:
         return b
 
     def __call__(self, x):
+        """x in the network's layout ((N, H, W, C) when channels last)."""
         return BUILDERS[self.name](self, x)
+
+    def to_layout(self, x):
+        """An (N, C, ...) input in the network's layout."""
+        return np.ascontiguousarray(np.moveaxis(x, 1, -1)) if self.cl else x
+
+    def from_layout(self, y):
+        """The network's output channels first (as torch gives it)."""
+        return np.moveaxis(y, -1, 1) if self.cl and y.ndim > 2 else y
 
     def _folded(self, key, bn, **kw):
         """The module's weights and bias, its BatchNorm (if any) folded in."""
@@ -244,7 +255,8 @@ class FastconvNet:
         if lay is None:
             w, b = self._folded(key, bn, groups=groups)
             Conv = (fastconv.Conv1d, fastconv.Conv2d, fastconv.Conv3d)[w.ndim - 3]
-            lay = self.layers[key] = Conv(w, b, s, p, groups=groups, activation=act, reuse_output=True)
+            lay = self.layers[key] = Conv(w, b, s, p, groups=groups, activation=act, reuse_output=True,
+                                          layout=self.layout)
         return lay(x, residual=residual)
 
     def convt(self, key, x, cout, k, s=1, p=0, act=None, bn=True):
@@ -253,16 +265,17 @@ class FastconvNet:
         if lay is None:
             w, b = self._folded(key, bn, transposed=True)
             lay = self.layers[key] = fastconv.ConvTranspose2d(w, b, s, p, activation=act,
-                                                              reuse_output=True)
+                                                              reuse_output=True, layout=self.layout)
         return lay(x)
 
     def maxpool(self, x, k, s, p=0):
         import fastconv
-        return (fastconv.max_pool1d, fastconv.max_pool2d, fastconv.max_pool3d)[x.ndim - 3](x, k, s, p)
+        return (fastconv.max_pool1d, fastconv.max_pool2d, fastconv.max_pool3d)[x.ndim - 3](
+            x, k, s, p, layout=self.layout)
 
     def gap(self, x):
         import fastconv
-        return fastconv.global_avg_pool(x, keepdims=False)
+        return fastconv.global_avg_pool(x, keepdims=False, layout=self.layout)
 
     def linear(self, key, x, cout):
         """A 1x1 Conv1d on (N, C, 1): fastconv's own threads (a NumPy matmul
@@ -293,7 +306,7 @@ class _RedNetFastconv(FastconvNet):
             w, b = self._folded(key, True)
             w, b = w * a[:, None, None, None], b * a
             self.layers[key] = fastconv.Conv2d(w, b, s, p, groups=groups, activation=act,
-                                               reuse_output=True)
+                                               reuse_output=True, layout=self.layout)
         return super().conv(key, x, cout, k, s, p, groups, act, residual, bn, bias)
 
     def _bn_scale(self, inv):
@@ -314,21 +327,28 @@ class _RedNetFastconv(FastconvNet):
             wr, br = fastconv.fold_batchnorm(wr, None, _np(rbn.running_mean), _np(rbn.running_var),
                                              _np(rbn.weight), _np(rbn.bias), rbn.eps)
             st = self.layers[key] = dict(
-                red=fastconv.Conv2d(wr, br, activation="relu", reuse_output=True),
-                span=fastconv.Conv2d(_np(span.weight), _np(span.bias), reuse_output=True),
+                red=fastconv.Conv2d(wr, br, activation="relu", reuse_output=True, layout=self.layout),
+                span=fastconv.Conv2d(_np(span.weight), _np(span.bias), reuse_output=True,
+                                     layout=self.layout),
                 bias=t.astype(np.float32),
                 G=C // gc)
-        h = fastconv.avg_pool2d(x, s, s) if s > 1 else x
+        h = fastconv.avg_pool2d(x, s, s, layout=self.layout) if s > 1 else x
         h = st["red"](h)
         kern = st["span"](h)
-        n, _, hh, ww = kern.shape
-        kern = kern.reshape(n, st["G"], K * K, hh, ww)
+        if self.cl:
+            n, hh, ww, _ = kern.shape
+            kern, shape = kern.reshape(n, hh, ww, st["G"], K * K), (n, hh, ww, C)
+        else:
+            n, _, hh, ww = kern.shape
+            kern, shape = kern.reshape(n, st["G"], K * K, hh, ww), (n, C, hh, ww)
         return fastconv.involution2d(x, kern, K, s, bias=st["bias"], activation="relu",
-                                     out=self._out(key, (n, C, hh, ww)))
+                                     layout=self.layout, out=self._out(key, shape))
 
 
-def fastconv_net(tnet, name):
-    return (_RedNetFastconv if name == "rednet50" else FastconvNet)(tnet, name)
+def fastconv_net(tnet, name, layout=None):
+    """The network on fastconv layers; layout="NHWC": channels last end to end
+    (input and every activation (N, H, W, C))."""
+    return (_RedNetFastconv if name == "rednet50" else FastconvNet)(tnet, name, layout)
 
 
 # ---------------------------------------------------------------- ONNX Runtime
@@ -373,8 +393,10 @@ def _rel(a, ref):
     return float(np.max(np.abs(a - ref)) / (np.sqrt(np.mean(ref * ref)) or 1.0))
 
 
-def run(names=NETWORKS, threads=(1, 2), batches=(1, 8), seconds=1.0, impls=("fastconv", "torch", "ort"),
-        progress=print):
+IMPLS = ("fastconv", "nhwc", "torch", "ort")
+
+
+def run(names=NETWORKS, threads=(1, 2), batches=(1, 8), seconds=1.0, impls=IMPLS, progress=print):
     """Rows of {network, batch, threads, <impl>: (median, min, runs), agree}."""
     import torch
 
@@ -383,6 +405,7 @@ def run(names=NETWORKS, threads=(1, 2), batches=(1, 8), seconds=1.0, impls=("fas
     for name in names:
         tnet = torch_net(name)
         fnet = fastconv_net(tnet, name)
+        fnhwc = fastconv_net(tnet, name, "NHWC")
         t64 = torch_net(name).double()   # the same weights (same seed) in float64
         rng = np.random.default_rng(1)
         sessions = {}
@@ -398,6 +421,10 @@ def run(names=NETWORKS, threads=(1, 2), batches=(1, 8), seconds=1.0, impls=("fas
                 row["agree"] = _rel(y, ref)
                 if "fastconv" in impls:
                     row["fastconv"] = _time(lambda: fnet(x), seconds)
+                if "nhwc" in impls:
+                    xl = fnhwc.to_layout(x)
+                    row["agree_nhwc"] = _rel(fnhwc.from_layout(fnhwc(xl)), ref)
+                    row["nhwc"] = _time(lambda: fnhwc(xl), seconds)
                 if "torch" in impls:
                     xt = torch.from_numpy(x)
                     with torch.no_grad():
@@ -422,13 +449,17 @@ def format_row(r):
     def cell(k):
         v = r.get(k)
         return f"{v[0]:.2f}" if v else "-"
-    f, t, o = r.get("fastconv"), r.get("torch"), r.get("ort")
-    vt = f"{t[0] / f[0]:.2f}x" if f and t else "-"
-    vo = f"{o[0] / f[0]:.2f}x" if f and o else "-"
+    def ratio(a, b):
+        a, b = r.get(a), r.get(b)
+        return f"{a[0] / b[0]:.2f}x" if a and b else "-"
+    peer = "ort" if r.get("ort") else "torch"   # RedNet: no ONNX Runtime (no involution op)
+    agree = max(r.get("agree", 0.0), r.get("agree_nhwc", 0.0))
     return (f"| {TITLES[r['network']]} | {r['batch']} | {r['threads']} | {cell('fastconv')} | "
-            f"{cell('torch')} | {cell('ort')} | {vt} | {vo} | {r['agree']:.1e} |")
+            f"{cell('nhwc')} | {cell('torch')} | {cell('ort')} | {ratio('torch', 'fastconv')} | "
+            f"{ratio(peer, 'fastconv')} | {ratio(peer, 'nhwc')} | {agree:.1e} |")
 
 
-HEADER = ("| network | batch | threads | fastconv ms | PyTorch ms | ONNX Runtime ms | "
-          "PyTorch / fastconv | ORT / fastconv | fastconv vs float64 |\n"
-          "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+HEADER = ("| network | batch | threads | fastconv NCHW ms | fastconv NHWC ms | PyTorch ms | "
+          "ONNX Runtime ms | PyTorch / fastconv NCHW | peer / fastconv NCHW | peer / fastconv NHWC | "
+          "fastconv vs float64 |\n"
+          "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
