@@ -22,6 +22,7 @@ KDIR = "src/fastconv/_kernels"
 MSVC = sys.platform == "win32" and "GCC" not in sys.version
 MACHINE = (os.environ.get("_PYTHON_HOST_PLATFORM") or platform.machine()).lower()
 X86 = any(m in MACHINE for m in ("x86_64", "amd64", "i686", "x86"))
+ARM64 = any(m in MACHINE for m in ("aarch64", "arm64"))
 
 
 def _probe(flags, link_flags):
@@ -102,6 +103,9 @@ else:
 libraries = [lib("fc_kernels", BASELINE)]
 if X86:
     libraries += [lib(f"fc_{name}", [f"isa/{name}.c"], flags) for name, flags in LEVELS.items()]
+if ARM64:
+    # ASIMD is in every ARMv8-A CPU: no -march flag, only the FMA contraction
+    libraries += [lib("fc_neon", ["isa/neon.c"], ["/fp:contract"] if MSVC else ["-ffp-contract=fast"])]
 
 ext = Extension(
     "fastconv._core",

@@ -35,9 +35,10 @@ except ImportError:  # pragma: no cover
     pass
 
 def _levels():
-    from fastconv import _core   # the level names come from C (runtime/cpu.c)
+    """The levels this build has (x86-64's, or AArch64's), from C (runtime/cpu.c)."""
+    from fastconv import _core
 
-    return tuple(_core.ISA_NAMES)
+    return tuple(_core.built_isas())
 
 
 ALL_ISAS = _levels()

@@ -42,6 +42,8 @@ def _cpuinfo_flags() -> list[str] | None:
     """The relevant flags /proc/cpuinfo lists (None where there is none).  Only
     informative: the kernels are chosen by CPUID and XGETBV in runtime/cpu.c, and
     an emulator (qemu-user) passes the host's /proc/cpuinfo through."""
+    if _arch() != "x86":
+        return None
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
@@ -66,9 +68,13 @@ def _compiler() -> str:
     return "; ".join(found) if found else "unknown"
 
 
-def _simd_build() -> bool:
+def _arch() -> str:
     m = platform.machine().lower()
-    return any(a in m for a in ("x86_64", "amd64", "i686", "x86"))
+    if any(a in m for a in ("x86_64", "amd64", "i686", "x86")):
+        return "x86"
+    if any(a in m for a in ("aarch64", "arm64")):
+        return "arm64"
+    return m
 
 
 def _isa_reason(level: str, supported: list[str]) -> str:
@@ -79,8 +85,11 @@ def _isa_reason(level: str, supported: list[str]) -> str:
         return f"forced by FASTCONV_ISA={forced.strip()}; the CPU supports up to {best}"
     if level != best:
         return f"set by fastconv._core.set_isa; the CPU supports up to {best}"
-    if not _simd_build():
-        return (f"the portable build: SIMD kernels are compiled for x86-64 only "
+    if _arch() == "arm64":
+        return ("AArch64: ASIMD with FMA, which every ARMv8-A CPU has" if best == "neon" else
+                "AArch64, but this build has no NEON level")
+    if _arch() != "x86":
+        return (f"the portable build: SIMD kernels are compiled for x86-64 and AArch64 only "
                 f"(this is {platform.machine()})")
     if best == "avx512":
         return ("the CPU has AVX-512 F/DQ/BW/VL and AVX2+FMA, and the OS saves the "

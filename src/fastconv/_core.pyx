@@ -56,6 +56,7 @@ cdef extern from "fastconv.h" nogil:
     int fc_epilogue(const fc_conv_desc *d, int dtype, const void *b, const void *r, void *y)
     int fc_conv_algo_ok(const fc_conv_desc *d, int algo)
     int fc_isa_supported(int isa)
+    int fc_isa_built(int isa)
     const char *fc_isa_name(int isa)
     int FC_ISA_COUNT
     int fc_get_isa()
@@ -149,6 +150,11 @@ cdef int _check(int status) except -1:
 
 # ---------------------------------------------------------------- machine
 
+def built_isas():
+    """The levels this build has (its architecture's), lowest first."""
+    return [n for i, n in enumerate(ISA_NAMES) if fc_isa_built(i)]
+
+
 def supported_isas():
     """ISA levels this CPU (and OS) can run, lowest first."""
     return [n for i, n in enumerate(ISA_NAMES) if fc_isa_supported(i)]
@@ -162,6 +168,9 @@ def set_isa(name):
     name = ISA_ALIASES.get(name, name)
     if name not in ISA_NAMES:
         raise ValueError(f"ISA must be one of {ISA_NAMES}, got {name!r}")
+    if not fc_isa_built(ISA_NAMES.index(name)):
+        raise RuntimeError(f"this build has no {name!r} kernels: they are another "
+                           f"architecture's (this build has {built_isas()})")
     if fc_set_isa(ISA_NAMES.index(name)) != FC_OK:
         raise RuntimeError(f"this CPU cannot run the {name!r} kernels "
                            f"(supported: {supported_isas()})")

@@ -96,6 +96,9 @@ static inline int64_t fc_grain(int64_t n, int threads)
 #if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
 #define FC_X86 1
 #endif
+#if defined(__aarch64__) || defined(_M_ARM64)
+#define FC_ARM64 1
+#endif
 
 static inline void *fc_malloc(size_t bytes)
 {

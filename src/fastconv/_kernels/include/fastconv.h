@@ -32,9 +32,11 @@ typedef enum {
 typedef enum {
     FC_ALGO_AUTO = 0, FC_ALGO_DIRECT = 1, FC_ALGO_GEMM = 2, FC_ALGO_WINOGRAD = 3
 } fc_algo;
-/* The kernel levels, lowest first.  FC_ISA_VEC128: 128-bit vectors from
- * portable C, the baseline every CPU of the architecture runs. */
-typedef enum { FC_ISA_VEC128 = 0, FC_ISA_AVX2 = 1, FC_ISA_AVX512 = 2, FC_ISA_COUNT } fc_isa;
+/* The kernel levels, lowest first within an architecture.  FC_ISA_VEC128:
+ * 128-bit vectors from portable C, the baseline every CPU of the
+ * architecture runs; x86-64's AVX2+FMA and AVX-512; AArch64's NEON (ASIMD
+ * with FMA).  A build has the levels of its architecture only. */
+typedef enum { FC_ISA_VEC128 = 0, FC_ISA_AVX2 = 1, FC_ISA_AVX512 = 2, FC_ISA_NEON = 3, FC_ISA_COUNT } fc_isa;
 
 /* A convolution (or transposed convolution, or involution, or pooling).
  * Spatial arrays are indexed 0 = D, 1 = H, 2 = W.
@@ -59,8 +61,9 @@ typedef struct fc_conv_desc {
 } fc_conv_desc;
 
 /* ---- CPU features and dispatch ---- */
+int fc_isa_built(int isa);       /* 1 if this build has the level (its architecture's levels) */
 int fc_isa_supported(int isa);   /* 1 if this CPU (and OS) can run it (and this build has it) */
-const char *fc_isa_name(int isa);   /* "vec128", "avx2", "avx512"; NULL past FC_ISA_COUNT */
+const char *fc_isa_name(int isa);   /* "vec128", "avx2", "avx512", "neon"; NULL past FC_ISA_COUNT */
 int fc_get_isa(void);
 int fc_set_isa(int isa);         /* FC_EINVAL when unsupported */
 int fc_openmp_enabled(void);

@@ -66,7 +66,15 @@ static int fc_detect(int isa)
     return 0;
 }
 #else
-static int fc_detect(int isa) { return isa == FC_ISA_VEC128; }
+/* No CPUID: the baseline, and on AArch64 NEON (ASIMD is part of ARMv8-A:
+ * every AArch64 CPU and OS has it) */
+static int fc_detect(int isa)
+{
+#ifdef FC_ARM64
+    if (isa == FC_ISA_NEON) return 1;
+#endif
+    return isa == FC_ISA_VEC128;
+}
 #endif
 
 /* The levels, lowest first (fc_isa's order): name and tables (NULL where
@@ -81,9 +89,16 @@ static const fc_level fc_levels[FC_ISA_COUNT] = {
     {"avx2", NULL},
     {"avx512", NULL},
 #endif
+#ifdef FC_ARM64
+    {"neon", &fc_ukernels_neon},
+#else
+    {"neon", NULL},
+#endif
 };
 
 const char *fc_isa_name(int isa) { return isa >= 0 && isa < FC_ISA_COUNT ? fc_levels[isa].name : NULL; }
+
+int fc_isa_built(int isa) { return isa >= 0 && isa < FC_ISA_COUNT && fc_levels[isa].k != NULL; }
 
 int fc_isa_supported(int isa)
 {

@@ -296,11 +296,15 @@ static inline int fc_kact(const fc_conv_desc *d)
 const fc_ukernels *fc_ukernels_get(void);       /* the ISA level in force (runtime/cpu.c) */
 const fc_ukernels *fc_ukernels_for(int isa);    /* a level's tables; the baseline's if not built */
 
-/* The levels' tables (isa/<level>.c); the x86 ones exist on x86 builds. */
+/* The levels' tables (isa/<level>.c); the x86 ones exist on x86 builds,
+ * NEON's on AArch64 builds. */
 extern const fc_ukernels fc_ukernels_vec128;
 #ifdef FC_X86
 extern const fc_ukernels fc_ukernels_avx2;
 extern const fc_ukernels fc_ukernels_avx512;
+#endif
+#ifdef FC_ARM64
+extern const fc_ukernels fc_ukernels_neon;
 #endif
 
 
