@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from typing import Any
 
 from . import _args, _core
 
@@ -15,7 +16,7 @@ def get_num_threads() -> int:
     return _core.get_num_threads()
 
 
-def set_num_threads(n) -> None:
+def set_num_threads(n: int) -> None:
     """Use n >= 1 threads (at most 4096) in every following call, from any Python thread."""
     n = _args.int_arg(n, "n", minimum=1)
     if n > MAX_THREADS:
@@ -99,7 +100,7 @@ def _isa_reason(level: str, supported: list[str]) -> str:
     return why
 
 
-def config() -> dict:
+def config() -> dict[str, Any]:
     """What show_config prints, as a dict."""
     from . import __version__
     supported = list(_core.supported_isas())

@@ -4,10 +4,14 @@ from __future__ import annotations
 import numpy as np
 
 from . import _args
+from ._typing import ArrayLike, FloatArray
 
 
-def fold_batchnorm(weight, bias, running_mean, running_var, gamma=None, beta=None, eps=1e-5, *,
-                   transposed: bool = False, groups: int = 1):
+def fold_batchnorm(weight: ArrayLike, bias: ArrayLike | None, running_mean: ArrayLike,
+                   running_var: ArrayLike, gamma: ArrayLike | None = None,
+                   beta: ArrayLike | None = None, eps: float = 1e-5, *,
+                   transposed: bool = False, groups: int = 1
+                   ) -> tuple[FloatArray, FloatArray]:
     """The weights and bias of ``bn(conv(x))`` as one convolution, for a
     BatchNorm in inference mode (its running statistics):
     ``y = gamma * (conv(x) + bias - mean) / sqrt(var + eps) + beta``.

@@ -5,8 +5,13 @@ import math
 
 import numpy as np
 
+from typing import Any, Literal, Sequence, overload
+
 from . import _args, _core
 from ._args import check_out, check_residual, conv_spec, conv_transpose_spec
+from ._core import Plan
+from ._typing import (Activation, ActivationName, Algorithm, ArrayLike, FloatArray, IndexArray, IntOrTuple,
+                      Layout, Padding, PaddingMode)
 
 __all__ = [
     "conv_plan", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
@@ -60,8 +65,11 @@ def _conv(nd, x, weight, bias, stride, padding, dilation, groups, padding_mode, 
     return y
 
 
-def conv_plan(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-              padding_mode="zeros", algorithm="auto", activation=None, layout=None):
+def conv_plan(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
+              stride: IntOrTuple = 1, padding: Padding = 0, dilation: IntOrTuple = 1,
+              groups: int = 1, *, padding_mode: PaddingMode = "zeros",
+              algorithm: Algorithm = "auto", activation: Activation = None,
+              layout: Layout | None = None) -> Plan | None:
     """The plan that ``conv1d``/``conv2d``/``conv3d`` (by ``weight.ndim``) run
     with these arguments: algorithm, implementation, input preparation, ISA
     level, packed layout and the reason for the choice.  ``print()`` it."""
@@ -76,9 +84,12 @@ def conv_plan(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *
                       oneshot=True, finite=_core.all_finite(w))
 
 
-def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           padding_mode="zeros", algorithm="auto", activation=None, residual=None, layout=None,
-           out=None):
+def conv1d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
+           stride: IntOrTuple = 1, padding: Padding = 0, dilation: IntOrTuple = 1,
+           groups: int = 1, *, padding_mode: PaddingMode = "zeros",
+           algorithm: Algorithm = "auto", activation: Activation = None,
+           residual: ArrayLike | None = None, layout: Layout | None = None,
+           out: FloatArray | None = None) -> FloatArray:
     """1-D cross-correlation of x (N, C_in, L) with weight (C_out, C_in/groups, k).
 
     The epilogue, applied to each output tile as it is stored:
@@ -95,9 +106,12 @@ def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
                  algorithm, activation, out, residual, layout)
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           padding_mode="zeros", algorithm="auto", activation=None, residual=None, layout=None,
-           out=None):
+def conv2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
+           stride: IntOrTuple = 1, padding: Padding = 0, dilation: IntOrTuple = 1,
+           groups: int = 1, *, padding_mode: PaddingMode = "zeros",
+           algorithm: Algorithm = "auto", activation: Activation = None,
+           residual: ArrayLike | None = None, layout: Layout | None = None,
+           out: FloatArray | None = None) -> FloatArray:
     """2-D cross-correlation of x (N, C_in, H, W) with weight (C_out, C_in/groups, kH, kW);
     ``activation(conv + bias + residual)`` as in ``conv1d``.
 
@@ -110,9 +124,12 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
                  algorithm, activation, out, residual, layout)
 
 
-def conv3d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           padding_mode="zeros", algorithm="auto", activation=None, residual=None, layout=None,
-           out=None):
+def conv3d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
+           stride: IntOrTuple = 1, padding: Padding = 0, dilation: IntOrTuple = 1,
+           groups: int = 1, *, padding_mode: PaddingMode = "zeros",
+           algorithm: Algorithm = "auto", activation: Activation = None,
+           residual: ArrayLike | None = None, layout: Layout | None = None,
+           out: FloatArray | None = None) -> FloatArray:
     """3-D cross-correlation of x (N, C_in, D, H, W) with weight (C_out, C_in/groups, kD, kH, kW);
     ``activation(conv + bias + residual)`` as in ``conv1d``."""
     return _conv(3, x, weight, bias, stride, padding, dilation, groups, padding_mode,
@@ -132,23 +149,35 @@ def _conv_transpose(nd, x, weight, bias, stride, padding, output_padding, groups
     return y
 
 
-def conv_transpose1d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                     dilation=1, *, activation=None, residual=None, layout=None, out=None):
+def conv_transpose1d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
+                     stride: IntOrTuple = 1, padding: Padding = 0,
+                     output_padding: IntOrTuple = 0, groups: int = 1,
+                     dilation: IntOrTuple = 1, *, activation: Activation = None,
+                     residual: ArrayLike | None = None, layout: Layout | None = None,
+                     out: FloatArray | None = None) -> FloatArray:
     """Transposed 1-D convolution; weight (C_in, C_out/groups, k); the epilogue as ``conv1d``'s."""
     return _conv_transpose(1, x, weight, bias, stride, padding, output_padding, groups,
                            dilation, activation, out, residual, layout)
 
 
-def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                     dilation=1, *, activation=None, residual=None, layout=None, out=None):
+def conv_transpose2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
+                     stride: IntOrTuple = 1, padding: Padding = 0,
+                     output_padding: IntOrTuple = 0, groups: int = 1,
+                     dilation: IntOrTuple = 1, *, activation: Activation = None,
+                     residual: ArrayLike | None = None, layout: Layout | None = None,
+                     out: FloatArray | None = None) -> FloatArray:
     """Transposed 2-D convolution ("deconvolution"); weight (C_in, C_out/groups, kH, kW);
     the epilogue as ``conv1d``'s."""
     return _conv_transpose(2, x, weight, bias, stride, padding, output_padding, groups,
                            dilation, activation, out, residual, layout)
 
 
-def conv_transpose3d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                     dilation=1, *, activation=None, residual=None, layout=None, out=None):
+def conv_transpose3d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
+                     stride: IntOrTuple = 1, padding: Padding = 0,
+                     output_padding: IntOrTuple = 0, groups: int = 1,
+                     dilation: IntOrTuple = 1, *, activation: Activation = None,
+                     residual: ArrayLike | None = None, layout: Layout | None = None,
+                     out: FloatArray | None = None) -> FloatArray:
     """Transposed 3-D convolution; weight (C_in, C_out/groups, kD, kH, kW); the epilogue as
     ``conv1d``'s."""
     return _conv_transpose(3, x, weight, bias, stride, padding, output_padding, groups,
@@ -166,8 +195,11 @@ def _channels(x, nd=2, lay=0):
     return shape[-1] if lay else shape[-nd - 1]
 
 
-def depthwise_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, *,
-                     activation=None, residual=None, layout=None, out=None):
+def depthwise_conv2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
+                     stride: IntOrTuple = 1, padding: Padding = 0, dilation: IntOrTuple = 1,
+                     *, activation: Activation = None, residual: ArrayLike | None = None,
+                     layout: Layout | None = None, out: FloatArray | None = None
+                     ) -> FloatArray:
     """Depthwise 2-D convolution: weight (C*m, 1, kH, kW), i.e. conv2d with groups=C."""
     C = _channels(x, 2, _args.layout_arg(layout))
     wshape = np.shape(weight)
@@ -188,16 +220,22 @@ def _pointwise_weight(weight, name="weight"):
     return w
 
 
-def pointwise_conv2d(x, weight, bias=None, *, activation=None, residual=None, layout=None,
-                     out=None):
+def pointwise_conv2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None, *,
+                     activation: Activation = None, residual: ArrayLike | None = None,
+                     layout: Layout | None = None, out: FloatArray | None = None
+                     ) -> FloatArray:
     """1x1 convolution: weight (C_out, C_in) or (C_out, C_in, 1, 1); a GEMM per image."""
     w = _pointwise_weight(weight)
     return conv2d(x, w.reshape(w.shape + (1, 1)), bias, activation=activation, residual=residual,
                   layout=layout, out=out)
 
 
-def separable_conv2d(x, row, col, bias=None, stride=1, padding=0, *, padding_mode="zeros",
-                     activation=None, residual=None, layout=None, out=None):
+def separable_conv2d(x: ArrayLike, row: ArrayLike, col: ArrayLike,
+                     bias: ArrayLike | None = None, stride: IntOrTuple = 1,
+                     padding: Padding = 0, *, padding_mode: PaddingMode = "zeros",
+                     activation: Activation = None, residual: ArrayLike | None = None,
+                     layout: Layout | None = None, out: FloatArray | None = None
+                     ) -> FloatArray:
     """Spatially separable filter: channel c is filtered by outer(col[c], row[c]).
 
     row (kW,) or (C, kW), col (kH,) or (C, kH); a 1-D kernel is shared by all
@@ -246,10 +284,17 @@ def _epilogue_after(spec, rb, yb):
         _core.epilogue(spec.c_desc(), None, rb, yb)
 
 
-def depthwise_separable_conv2d(x, depthwise_weight, pointwise_weight, depthwise_bias=None,
-                               pointwise_bias=None, stride=1, padding=0, dilation=1, *,
-                               depthwise_activation=None, activation=None, residual=None,
-                               layout=None, out=None):
+def depthwise_separable_conv2d(x: ArrayLike, depthwise_weight: ArrayLike,
+                               pointwise_weight: ArrayLike,
+                               depthwise_bias: ArrayLike | None = None,
+                               pointwise_bias: ArrayLike | None = None,
+                               stride: IntOrTuple = 1, padding: Padding = 0,
+                               dilation: IntOrTuple = 1, *,
+                               depthwise_activation: Literal["relu", "relu6"] | None = None,
+                               activation: Activation = None,
+                               residual: ArrayLike | None = None,
+                               layout: Layout | None = None,
+                               out: FloatArray | None = None) -> FloatArray:
     """pointwise_conv2d(depthwise_conv2d(x, ...), ...) fused: the depthwise result
     is consumed a strip of rows at a time and never stored whole.  ``layout="NHWC"``:
     x and the result channels last."""
@@ -289,7 +334,7 @@ def depthwise_separable_conv2d(x, depthwise_weight, pointwise_weight, depthwise_
 
 # ---------------------------------------------------------------- involution
 
-_INV_SPECS = {}        # checked involution problems, by shapes, dtypes and int arguments
+_INV_SPECS: dict = {}  # checked involution problems, by shapes, dtypes and int arguments
 
 
 def _involution_spec(xa, ka, kernel_size, stride, padding, dilation, lay=0):
@@ -322,8 +367,11 @@ def _involution_spec(xa, ka, kernel_size, stride, padding, dilation, lay=0):
                           pad0, pad1, 0, 0, 0, dtype, 0.0, lay)
 
 
-def involution2d(x, kernel, kernel_size, stride=1, padding=None, dilation=1, *, bias=None,
-                 activation=None, residual=None, layout=None, out=None):
+def involution2d(x: ArrayLike, kernel: ArrayLike, kernel_size: int, stride: IntOrTuple = 1,
+                 padding: Padding | None = None, dilation: IntOrTuple = 1, *,
+                 bias: ArrayLike | None = None, activation: Activation = None,
+                 residual: ArrayLike | None = None, layout: Layout | None = None,
+                 out: FloatArray | None = None) -> FloatArray:
     """Involution (Li et al., CVPR 2021): a K x K filter generated per pixel and group.
 
     x (N, C, H, W); kernel (N, G, K*K, H_out, W_out), G dividing C; channel c
@@ -393,16 +441,60 @@ def _avg_pool(nd, x, kernel_size, stride, padding, ceil_mode, count_include_pad,
     return y
 
 
-def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False, *, layout=None):
+@overload
+def max_pool1d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None = ...,
+               padding: IntOrTuple = ..., dilation: IntOrTuple = ..., ceil_mode: bool = ...,
+               return_indices: Literal[False] = ..., *, layout: Layout | None = ...
+               ) -> FloatArray: ...
+@overload
+def max_pool1d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None,
+               padding: IntOrTuple, dilation: IntOrTuple, ceil_mode: bool,
+               return_indices: Literal[True], *, layout: Layout | None = ...
+               ) -> tuple[FloatArray, IndexArray]: ...
+@overload
+def max_pool1d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None = ...,
+               padding: IntOrTuple = ..., dilation: IntOrTuple = ..., ceil_mode: bool = ...,
+               *, return_indices: Literal[True], layout: Layout | None = ...
+               ) -> tuple[FloatArray, IndexArray]: ...
+@overload
+def max_pool1d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None = ...,
+               padding: IntOrTuple = ..., dilation: IntOrTuple = ..., ceil_mode: bool = ...,
+               return_indices: bool = ..., *, layout: Layout | None = ...
+               ) -> FloatArray | tuple[FloatArray, IndexArray]: ...
+def max_pool1d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+               padding: IntOrTuple = 0, dilation: IntOrTuple = 1, ceil_mode: bool = False,
+               return_indices: bool = False, *, layout: Layout | None = None
+               ) -> FloatArray | tuple[FloatArray, IndexArray]:
     """1-D max pooling of x (N, C, L) or (C, L), torch.nn.functional.max_pool1d's
     arguments and rules; indices: int64 positions in each (n, c) row."""
     return _max_pool(1, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
                      layout)
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False, *, layout=None):
+@overload
+def max_pool2d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None = ...,
+               padding: IntOrTuple = ..., dilation: IntOrTuple = ..., ceil_mode: bool = ...,
+               return_indices: Literal[False] = ..., *, layout: Layout | None = ...
+               ) -> FloatArray: ...
+@overload
+def max_pool2d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None,
+               padding: IntOrTuple, dilation: IntOrTuple, ceil_mode: bool,
+               return_indices: Literal[True], *, layout: Layout | None = ...
+               ) -> tuple[FloatArray, IndexArray]: ...
+@overload
+def max_pool2d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None = ...,
+               padding: IntOrTuple = ..., dilation: IntOrTuple = ..., ceil_mode: bool = ...,
+               *, return_indices: Literal[True], layout: Layout | None = ...
+               ) -> tuple[FloatArray, IndexArray]: ...
+@overload
+def max_pool2d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None = ...,
+               padding: IntOrTuple = ..., dilation: IntOrTuple = ..., ceil_mode: bool = ...,
+               return_indices: bool = ..., *, layout: Layout | None = ...
+               ) -> FloatArray | tuple[FloatArray, IndexArray]: ...
+def max_pool2d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+               padding: IntOrTuple = 0, dilation: IntOrTuple = 1, ceil_mode: bool = False,
+               return_indices: bool = False, *, layout: Layout | None = None
+               ) -> FloatArray | tuple[FloatArray, IndexArray]:
     """2-D max pooling (torch.nn.functional.max_pool2d's arguments and rules:
     padding never wins, ties keep the first, a NaN wins); indices are int64
     positions in each (n, c) plane of H*W."""
@@ -410,23 +502,49 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
                      layout)
 
 
-def max_pool3d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False, *, layout=None):
+@overload
+def max_pool3d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None = ...,
+               padding: IntOrTuple = ..., dilation: IntOrTuple = ..., ceil_mode: bool = ...,
+               return_indices: Literal[False] = ..., *, layout: Layout | None = ...
+               ) -> FloatArray: ...
+@overload
+def max_pool3d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None,
+               padding: IntOrTuple, dilation: IntOrTuple, ceil_mode: bool,
+               return_indices: Literal[True], *, layout: Layout | None = ...
+               ) -> tuple[FloatArray, IndexArray]: ...
+@overload
+def max_pool3d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None = ...,
+               padding: IntOrTuple = ..., dilation: IntOrTuple = ..., ceil_mode: bool = ...,
+               *, return_indices: Literal[True], layout: Layout | None = ...
+               ) -> tuple[FloatArray, IndexArray]: ...
+@overload
+def max_pool3d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None = ...,
+               padding: IntOrTuple = ..., dilation: IntOrTuple = ..., ceil_mode: bool = ...,
+               return_indices: bool = ..., *, layout: Layout | None = ...
+               ) -> FloatArray | tuple[FloatArray, IndexArray]: ...
+def max_pool3d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+               padding: IntOrTuple = 0, dilation: IntOrTuple = 1, ceil_mode: bool = False,
+               return_indices: bool = False, *, layout: Layout | None = None
+               ) -> FloatArray | tuple[FloatArray, IndexArray]:
     """3-D max pooling of x (N, C, D, H, W) or (C, D, H, W); indices: int64
     positions in each (n, c) volume of D*H*W."""
     return _max_pool(3, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
                      layout)
 
 
-def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None, *, layout=None):
+def avg_pool1d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+               padding: IntOrTuple = 0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override: int | None = None, *,
+               layout: Layout | None = None) -> FloatArray:
     """1-D average pooling with torch.nn.functional's arguments and rules."""
     return _avg_pool(1, x, kernel_size, stride, padding, ceil_mode, count_include_pad,
                      divisor_override, layout)
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None, *, layout=None):
+def avg_pool2d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+               padding: IntOrTuple = 0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override: int | None = None, *,
+               layout: Layout | None = None) -> FloatArray:
     """2-D average pooling with torch.nn.functional's arguments and rules
     (count_include_pad: the zero padding counts in the divisor, not a window's
     part past the padded input under ceil_mode)."""
@@ -434,8 +552,10 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
                      divisor_override, layout)
 
 
-def avg_pool3d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None, *, layout=None):
+def avg_pool3d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+               padding: IntOrTuple = 0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override: int | None = None, *,
+               layout: Layout | None = None) -> FloatArray:
     """3-D average pooling with torch.nn.functional's arguments and rules."""
     return _avg_pool(3, x, kernel_size, stride, padding, ceil_mode, count_include_pad,
                      divisor_override, layout)
@@ -444,7 +564,9 @@ def avg_pool3d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
 _EW_ACTS = {"none": 0, **_args.ACTIVATIONS}
 
 
-def add(x, y=None, *, activation=None, negative_slope: float = 0.01, out=None):
+def add(x: ArrayLike, y: ArrayLike | None = None, *,
+        activation: ActivationName | Literal["none"] | None = None,
+        negative_slope: float = 0.01, out: FloatArray | None = None) -> FloatArray:
     """``activation(x + y)`` element-wise (y None: ``activation(x)``), in threaded
     C: the residual add and activation between layers.  x and y of one shape
     and dtype; activation None or one of conv1d's (leaky_relu's slope
@@ -464,6 +586,7 @@ def add(x, y=None, *, activation=None, negative_slope: float = 0.01, out=None):
         slope = float(negative_slope)
     except (TypeError, ValueError):
         raise TypeError(f"negative_slope must be a number, got {type(negative_slope).__name__}") from None
+    res: Any
     if out is None:
         res = np.empty(xa.shape, xa.dtype)
     elif out is x and out is xa or (y is not None and out is y and out is ya):
@@ -475,7 +598,8 @@ def add(x, y=None, *, activation=None, negative_slope: float = 0.01, out=None):
     return res
 
 
-def global_avg_pool(x, *, keepdims: bool = True, layout=None, out=None):
+def global_avg_pool(x: ArrayLike, *, keepdims: bool = True, layout: Layout | None = None,
+                    out: FloatArray | None = None) -> FloatArray:
     """The mean of every channel over all its spatial dims: x (N, C, *spatial)
     with 1 to 3 spatial dims -> (N, C, 1, ...) (as torch's adaptive_avg_pool
     with output size 1), or (N, C) with keepdims=False.  Threaded C; sums in
@@ -499,8 +623,10 @@ def global_avg_pool(x, *, keepdims: bool = True, layout=None, out=None):
     return y
 
 
-def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=None, *,
-                 layout=None):
+def max_unpool2d(x: ArrayLike, indices: ArrayLike, kernel_size: IntOrTuple,
+                 stride: IntOrTuple | None = None, padding: IntOrTuple = 0,
+                 output_size: Sequence[int] | None = None, *,
+                 layout: Layout | None = None) -> FloatArray:
     """Scatter every value of x to the position `indices` records in a zero map
     (the inverse of max_pool2d(..., return_indices=True)).  ``layout="NHWC"``:
     x, indices and the result channels last (indices are positions in the

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import math
 import threading
+from typing import Any, Mapping
 
 import numpy as np
 
 from . import _args, _core
+from ._typing import ArrayLike, FloatArray, Layout
 from .layers import Conv2d
 
 __all__ = ["Involution2d"]
@@ -45,8 +47,17 @@ class Involution2d:
     the kernel generated channels last too.
     """
 
-    def __init__(self, channels, kernel_size=7, stride=1, group_channels=16, reduction_ratio=4,
-                 *, seed=None, layout=None):
+    channels: int
+    kernel_size: int
+    stride: int
+    group_channels: int
+    groups: int
+    layout: Layout | None
+
+    def __init__(self, channels: int, kernel_size: int = 7, stride: int = 1,
+                 group_channels: int = 16, reduction_ratio: int = 4, *,
+                 seed: int | np.random.SeedSequence | np.random.Generator | None = None,
+                 layout: Layout | None = None) -> None:
         C = _args.int_arg(channels, "channels", minimum=1)
         K = _args.int_arg(kernel_size, "kernel_size", minimum=1)
         gc = _args.int_arg(group_channels, "group_channels", minimum=1)
@@ -69,7 +80,9 @@ class Involution2d:
         self._setup(sd, K, stride, gc, layout)
 
     @classmethod
-    def from_state_dict(cls, state_dict, *, stride=1, group_channels=16, layout=None):
+    def from_state_dict(cls, state_dict: Mapping[str, Any], *, stride: int = 1,
+                        group_channels: int = 16,
+                        layout: Layout | None = None) -> Involution2d:
         """Build from the official repository's key names; infers channels and
         kernel_size from the weights."""
         missing = [k for k in _KEYS if k not in state_dict]
@@ -119,7 +132,7 @@ class Involution2d:
         self._plans = {}
         self._lock = threading.Lock()
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, FloatArray]:
         """The weights under the official repository's key names (float64 copies)."""
         return {k: v.copy() for k, v in self._sd.items()}
 
@@ -181,7 +194,7 @@ class Involution2d:
             _core.avg_pool(pool, x, src)
         return conv2(conv1(src))
 
-    def kernel(self, x):
+    def kernel(self, x: ArrayLike) -> FloatArray:
         """The generated involution kernel for x: (N, G, K*K, H_out, W_out), or
         channels last (N, H_out, W_out, G, K*K)."""
         x = _args.as_float_array(x, "x")
@@ -192,7 +205,7 @@ class Involution2d:
         N, _, H, W = k.shape
         return k.reshape(N, self.groups, self.kernel_size ** 2, H, W)
 
-    def __call__(self, x, *, out=None):
+    def __call__(self, x: ArrayLike, *, out: FloatArray | None = None) -> FloatArray:
         x = _args.as_float_array(x, "x")
         plan = self._plan(x)
         y = _args.check_out(out, plan[3], x.dtype, x)
@@ -205,7 +218,7 @@ class Involution2d:
 
     forward = __call__
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"Involution2d(channels={self.channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}, group_channels={self.group_channels}"
                 + (f", layout={self.layout!r})" if self._lay else ")"))

@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import threading
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 
 from . import _args, _core
+from ._core import Plan
+from ._typing import (Activation, Algorithm, ArrayLike, FloatArray, IntOrTuple, Layout, Padding,
+                      PaddingMode)
 
 _MAX_PACKS = 8     # packed layouts a layer keeps (one per plan key)
 _MAX_PLANS = 64    # plans a layer keeps (one per input geometry and ISA level)
@@ -23,6 +27,10 @@ class _Layer:
     next call of that shape: copy it to keep it."""
     _nd = 0
     _layout = ""
+    _repr_args: tuple[str, ...] = ()
+    weight: FloatArray
+    bias: FloatArray | None
+    reuse_output: bool
 
     def _own(self, weight, bias):
         w, b = _args.weight_arrays(self._nd, weight, bias, self._layout)
@@ -67,9 +75,10 @@ class _Layer:
                     p = self._packs[key] = pack()
         return p
 
+    forward: ClassVar[Callable[..., FloatArray]]
     forward = lambda self, x, *, residual=None, out=None: self(x, residual=residual, out=out)  # noqa: E731
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         args = ", ".join(f"{k}={getattr(self, k)!r}" for k in self._repr_args)
         return (f"{type(self).__name__}(weight={self.weight.shape}, "
                 f"bias={self.bias is not None}, {args}, dtype={self.weight.dtype})")
@@ -80,9 +89,11 @@ class _ConvNd(_Layer):
     _repr_args = ("stride", "padding", "dilation", "groups", "padding_mode", "algorithm",
                   "activation", "layout")
 
-    def __init__(self, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-                 padding_mode="zeros", algorithm="auto", activation=None, reuse_output=False,
-                 layout=None):
+    def __init__(self, weight: ArrayLike, bias: ArrayLike | None = None, stride: IntOrTuple = 1,
+                 padding: Padding = 0, dilation: IntOrTuple = 1, groups: int = 1, *,
+                 padding_mode: PaddingMode = "zeros", algorithm: Algorithm = "auto",
+                 activation: Activation = None, reuse_output: bool = False,
+                 layout: Layout | None = None) -> None:
         self._own(weight, bias)
         self.reuse_output = bool(reuse_output)
         self.layout = layout
@@ -118,7 +129,7 @@ class _ConvNd(_Layer):
             self._plans[(desc, isa, spec.algorithm)] = pl
         return pl
 
-    def plan(self, x):
+    def plan(self, x: ArrayLike | tuple[int, ...]) -> Plan | None:
         """What this layer runs on input x (an array, or its shape): the
         algorithm, the implementation, the input's preparation, the ISA level,
         whether the weights are packed, and why.  ``print(layer.plan(x))``."""
@@ -129,7 +140,8 @@ class _ConvNd(_Layer):
             return None
         return self._plan_for(spec)
 
-    def __call__(self, x, *, residual=None, out=None):
+    def __call__(self, x: ArrayLike, *, residual: ArrayLike | None = None,
+                 out: FloatArray | None = None) -> FloatArray:
         """activation(conv(x) + bias + residual); residual (the result's shape)
         may be out itself."""
         spec, xb, w, b = self._spec(x)
@@ -168,8 +180,10 @@ class _ConvTransposeNd(_Layer):
     _repr_args = ("stride", "padding", "output_padding", "groups", "dilation", "activation",
                   "layout")
 
-    def __init__(self, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                 dilation=1, *, activation=None, reuse_output=False, layout=None):
+    def __init__(self, weight: ArrayLike, bias: ArrayLike | None = None, stride: IntOrTuple = 1,
+                 padding: Padding = 0, output_padding: IntOrTuple = 0, groups: int = 1,
+                 dilation: IntOrTuple = 1, *, activation: Activation = None,
+                 reuse_output: bool = False, layout: Layout | None = None) -> None:
         self._own(weight, bias)
         self.reuse_output = bool(reuse_output)
         self.layout = layout
@@ -182,7 +196,8 @@ class _ConvTransposeNd(_Layer):
         self.stride, self.padding, self.output_padding = stride, padding, output_padding
         self.groups, self.dilation, self.activation = groups, dilation, activation
 
-    def __call__(self, x, *, residual=None, out=None):
+    def __call__(self, x: ArrayLike, *, residual: ArrayLike | None = None,
+                 out: FloatArray | None = None) -> FloatArray:
         """activation(conv_transpose(x) + bias + residual); residual (the
         result's shape) may be out itself."""
         spec, xb, w, b = _args.conv_transpose_spec(
