@@ -134,10 +134,12 @@ def conv1d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
            out: FloatArray | None = None) -> FloatArray:
     """1-D convolution (cross-correlation, as in deep learning) of ``x`` with ``weight``.
 
-    ``out[n, o, p] = activation(bias[o] + sum over the channels c of o's group
-    and the taps t of weight[o, c, t] * xpad[n, c, p * stride + t * dilation]
-    + residual[n, o, p])``, as ``torch.nn.functional.conv1d`` (plus the
-    fused epilogue). The result keeps ``x``'s dtype.
+    As ``torch.nn.functional.conv1d``, plus the fused epilogue; the result
+    keeps ``x``'s dtype::
+
+        out[n, o, p] = activation(bias[o] + residual[n, o, p]
+                                  + sum over the channels c of o's group and the taps t
+                                    of weight[o, c, t] * xpad[n, c, p * stride + t * dilation])
 
     Parameters
     ----------
@@ -290,10 +292,12 @@ def conv2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
            out: FloatArray | None = None) -> FloatArray:
     """2-D convolution (cross-correlation, as in deep learning) of ``x`` with ``weight``.
 
-    ``out[n, o, p] = activation(bias[o] + sum over the channels c of o's group
-    and the taps t of weight[o, c, t] * xpad[n, c, p * stride + t * dilation]
-    + residual[n, o, p])``, as ``torch.nn.functional.conv2d`` (plus the
-    fused epilogue). The result keeps ``x``'s dtype.
+    As ``torch.nn.functional.conv2d``, plus the fused epilogue; the result
+    keeps ``x``'s dtype::
+
+        out[n, o, p] = activation(bias[o] + residual[n, o, p]
+                                  + sum over the channels c of o's group and the taps t
+                                    of weight[o, c, t] * xpad[n, c, p * stride + t * dilation])
 
     Parameters
     ----------
@@ -466,10 +470,12 @@ def conv3d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
            out: FloatArray | None = None) -> FloatArray:
     """3-D convolution (cross-correlation, as in deep learning) of ``x`` with ``weight``.
 
-    ``out[n, o, p] = activation(bias[o] + sum over the channels c of o's group
-    and the taps t of weight[o, c, t] * xpad[n, c, p * stride + t * dilation]
-    + residual[n, o, p])``, as ``torch.nn.functional.conv3d`` (plus the
-    fused epilogue). The result keeps ``x``'s dtype.
+    As ``torch.nn.functional.conv3d``, plus the fused epilogue; the result
+    keeps ``x``'s dtype::
+
+        out[n, o, p] = activation(bias[o] + residual[n, o, p]
+                                  + sum over the channels c of o's group and the taps t
+                                    of weight[o, c, t] * xpad[n, c, p * stride + t * dilation])
 
     Parameters
     ----------
@@ -662,8 +668,9 @@ def conv_transpose1d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = N
         * a tuple of 1 ``(before, after)`` pairs: asymmetric padding,
           e.g. ``((1, 0), (2, 1))`` for 2-D;
         * ``"valid"``: no padding.
-        ``"same"`` is not accepted (a ``ValueError``).
-        The padding removes that many outputs at each end (torch's meaning).
+
+        ``"same"`` is not accepted (a ``ValueError``). The padding removes that
+        many outputs at each end (torch's meaning).
     output_padding : int or tuple of 1 ints, default 0
         Extra outputs at the end of each dimension, to reach a size that
         several inputs sizes map to at this stride; each must be smaller than
@@ -696,9 +703,9 @@ def conv_transpose1d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = N
     Returns
     -------
     numpy.ndarray
-        ``(N, C_out, L_out)`` (or channels last), each size
-        ``(in - 1) * stride - pad_before - pad_after + dilation * (k - 1)
-        + output_padding + 1``, of ``x``'s dtype.
+        ``(N, C_out, L_out)`` (or channels last), of ``x``'s dtype, each
+        size ``(in - 1) * stride - pad_before - pad_after + dilation * (k - 1) +
+        output_padding + 1``.
 
     Raises
     ------
@@ -772,8 +779,9 @@ def conv_transpose2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = N
         * a tuple of 2 ``(before, after)`` pairs: asymmetric padding,
           e.g. ``((1, 0), (2, 1))`` for 2-D;
         * ``"valid"``: no padding.
-        ``"same"`` is not accepted (a ``ValueError``).
-        The padding removes that many outputs at each end (torch's meaning).
+
+        ``"same"`` is not accepted (a ``ValueError``). The padding removes that
+        many outputs at each end (torch's meaning).
     output_padding : int or tuple of 2 ints, default 0
         Extra outputs at the end of each dimension, to reach a size that
         several inputs sizes map to at this stride; each must be smaller than
@@ -806,9 +814,9 @@ def conv_transpose2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = N
     Returns
     -------
     numpy.ndarray
-        ``(N, C_out, H_out, W_out)`` (or channels last), each size
-        ``(in - 1) * stride - pad_before - pad_after + dilation * (k - 1)
-        + output_padding + 1``, of ``x``'s dtype.
+        ``(N, C_out, H_out, W_out)`` (or channels last), of ``x``'s dtype, each
+        size ``(in - 1) * stride - pad_before - pad_after + dilation * (k - 1) +
+        output_padding + 1``.
 
     Raises
     ------
@@ -887,8 +895,9 @@ def conv_transpose3d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = N
         * a tuple of 3 ``(before, after)`` pairs: asymmetric padding,
           e.g. ``((1, 0), (2, 1))`` for 2-D;
         * ``"valid"``: no padding.
-        ``"same"`` is not accepted (a ``ValueError``).
-        The padding removes that many outputs at each end (torch's meaning).
+
+        ``"same"`` is not accepted (a ``ValueError``). The padding removes that
+        many outputs at each end (torch's meaning).
     output_padding : int or tuple of 3 ints, default 0
         Extra outputs at the end of each dimension, to reach a size that
         several inputs sizes map to at this stride; each must be smaller than
@@ -921,9 +930,9 @@ def conv_transpose3d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = N
     Returns
     -------
     numpy.ndarray
-        ``(N, C_out, D_out, H_out, W_out)`` (or channels last), each size
-        ``(in - 1) * stride - pad_before - pad_after + dilation * (k - 1)
-        + output_padding + 1``, of ``x``'s dtype.
+        ``(N, C_out, D_out, H_out, W_out)`` (or channels last), of ``x``'s dtype, each
+        size ``(in - 1) * stride - pad_before - pad_after + dilation * (k - 1) +
+        output_padding + 1``.
 
     Raises
     ------
@@ -1210,9 +1219,8 @@ def separable_conv2d(x: ArrayLike, row: ArrayLike, col: ArrayLike,
         The values of the padding, as ``torch.nn.Conv2d`` defines them: zeros,
         the input mirrored without repeating the edge (the padding must then be
         smaller than the input), the edge repeated, or the input wrapped around
-        (padding at most the input's size). No padded copy of the input is made
-        for zeros on the direct paths.
-        Every mode runs without a padded copy of the input.
+        (padding at most the input's size). Every mode runs without a padded
+        copy of the input.
     activation : str, tuple or None, default None
         Applied to ``filter + bias + residual`` as each output is stored (the fused epilogue):
         ``None`` (the default), ``"relu"``, ``"relu6"``, ``"leaky_relu"``
@@ -1226,8 +1234,8 @@ def separable_conv2d(x: ArrayLike, row: ArrayLike, col: ArrayLike,
         ``None``, ``"NCHW"``, ``"NCL"``, ``"NCDHW"`` or ``"channels_first"``
         (the default: channels first), or ``"NHWC"``, ``"NLC"``, ``"NDHWC"``
         or ``"channels_last"``: ``x``, the residual and the result have their
-        channels last, ``(N, H, W, C_in)`` (computed channels first between two threaded transposes). Case-insensitive; the weights
-        keep their shape either way.
+        channels last, ``(N, H, W, C)`` (computed channels first between two
+        threaded transposes). Case-insensitive; the kernels keep their shape.
     out : numpy.ndarray, optional
         A preallocated C-contiguous, writeable array of exactly the result's
         shape and dtype, not overlapping an input: the result is written into
@@ -1357,6 +1365,7 @@ def depthwise_separable_conv2d(x: ArrayLike, depthwise_weight: ArrayLike,
           total padding is split evenly, an odd one's extra element at the end
           (TensorFlow's rule; for stride 1 the output has the input's size, as
           with PyTorch's ``"same"``).
+
         The depthwise stage's (zero) padding.
     dilation : int or tuple of 2 ints, default 1
         The depthwise stage's dilation.
