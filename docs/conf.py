@@ -45,5 +45,7 @@ html_static_path = ["_static"]
 html_theme_options = {
     "description": "Every convolution of deep learning and image processing, for NumPy",
     "fixed_sidebar": True,
+    "page_width": "1160px",
+    "sidebar_width": "240px",
 }
 nitpicky = False

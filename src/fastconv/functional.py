@@ -137,9 +137,11 @@ def conv1d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
     As ``torch.nn.functional.conv1d``, plus the fused epilogue; the result
     keeps ``x``'s dtype::
 
-        out[n, o, p] = activation(bias[o] + residual[n, o, p]
-                                  + sum over the channels c of o's group and the taps t
-                                    of weight[o, c, t] * xpad[n, c, p * stride + t * dilation])
+        out[n, o, p] = activation(bias[o] + residual[n, o, p] + sum over c, t
+                                  of weight[o, c, t] * xpad[n, c, p*stride + t*dilation])
+
+    summed over the input channels ``c`` of output channel ``o``'s group and
+    the kernel's taps ``t``; ``xpad`` is ``x`` padded.
 
     Parameters
     ----------
@@ -152,21 +154,21 @@ def conv1d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
         ``(C_out, C_in / groups, k)``, of ``x``'s dtype.
     bias : array_like, optional
         ``(C_out,)``, added to every output of its channel; of ``x``'s dtype.
-    stride : int or tuple of 1 ints, default 1
+    stride : int or tuple of 1 int, default 1
         The step of the window; one int for every spatial dimension or one per dimension, each >= 1.
     padding : int, tuple or str, default 0
         Zeros (or the ``padding_mode``'s values) added around the input. One of:
 
         * an int: the same amount before and after every spatial dimension;
-        * a tuple of 1 ints: one amount per dimension, before and after;
+        * a tuple of 1 int: one amount per dimension, before and after;
         * a tuple of 1 ``(before, after)`` pairs: asymmetric padding,
-          e.g. ``((1, 0), (2, 1))`` for 2-D;
+          e.g. ``((1, 0),)``;
         * ``"valid"``: no padding;
         * ``"same"``: the output's spatial size is ``ceil(in / stride)``; the
           total padding is split evenly, an odd one's extra element at the end
           (TensorFlow's rule; for stride 1 the output has the input's size, as
           with PyTorch's ``"same"``).
-    dilation : int or tuple of 1 ints, default 1
+    dilation : int or tuple of 1 int, default 1
         The spacing between kernel taps (a dilated or "atrous" convolution), >= 1.
     groups : int, default 1
         Split the channels into this many independent groups; must divide
@@ -295,9 +297,11 @@ def conv2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
     As ``torch.nn.functional.conv2d``, plus the fused epilogue; the result
     keeps ``x``'s dtype::
 
-        out[n, o, p] = activation(bias[o] + residual[n, o, p]
-                                  + sum over the channels c of o's group and the taps t
-                                    of weight[o, c, t] * xpad[n, c, p * stride + t * dilation])
+        out[n, o, p] = activation(bias[o] + residual[n, o, p] + sum over c, t
+                                  of weight[o, c, t] * xpad[n, c, p*stride + t*dilation])
+
+    summed over the input channels ``c`` of output channel ``o``'s group and
+    the kernel's taps ``t``; ``xpad`` is ``x`` padded.
 
     Parameters
     ----------
@@ -318,7 +322,7 @@ def conv2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
         * an int: the same amount before and after every spatial dimension;
         * a tuple of 2 ints: one amount per dimension, before and after;
         * a tuple of 2 ``(before, after)`` pairs: asymmetric padding,
-          e.g. ``((1, 0), (2, 1))`` for 2-D;
+          e.g. ``((1, 0), (2, 1))``;
         * ``"valid"``: no padding;
         * ``"same"``: the output's spatial size is ``ceil(in / stride)``; the
           total padding is split evenly, an odd one's extra element at the end
@@ -473,9 +477,11 @@ def conv3d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
     As ``torch.nn.functional.conv3d``, plus the fused epilogue; the result
     keeps ``x``'s dtype::
 
-        out[n, o, p] = activation(bias[o] + residual[n, o, p]
-                                  + sum over the channels c of o's group and the taps t
-                                    of weight[o, c, t] * xpad[n, c, p * stride + t * dilation])
+        out[n, o, p] = activation(bias[o] + residual[n, o, p] + sum over c, t
+                                  of weight[o, c, t] * xpad[n, c, p*stride + t*dilation])
+
+    summed over the input channels ``c`` of output channel ``o``'s group and
+    the kernel's taps ``t``; ``xpad`` is ``x`` padded.
 
     Parameters
     ----------
@@ -496,7 +502,7 @@ def conv3d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
         * an int: the same amount before and after every spatial dimension;
         * a tuple of 3 ints: one amount per dimension, before and after;
         * a tuple of 3 ``(before, after)`` pairs: asymmetric padding,
-          e.g. ``((1, 0), (2, 1))`` for 2-D;
+          e.g. ``((0, 0), (1, 0), (2, 1))``;
         * ``"valid"``: no padding;
         * ``"same"``: the output's spatial size is ``ceil(in / stride)``; the
           total padding is split evenly, an odd one's extra element at the end
@@ -658,26 +664,26 @@ def conv_transpose1d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = N
         keeps them.
     bias : array_like, optional
         ``(C_out,)``, added to every output of its channel; of ``x``'s dtype.
-    stride : int or tuple of 1 ints, default 1
+    stride : int or tuple of 1 int, default 1
         The upsampling factor; one int for every spatial dimension or one per dimension, each >= 1.
     padding : int, tuple or str, default 0
         Zeros (or the ``padding_mode``'s values) added around the input. One of:
 
         * an int: the same amount before and after every spatial dimension;
-        * a tuple of 1 ints: one amount per dimension, before and after;
+        * a tuple of 1 int: one amount per dimension, before and after;
         * a tuple of 1 ``(before, after)`` pairs: asymmetric padding,
-          e.g. ``((1, 0), (2, 1))`` for 2-D;
+          e.g. ``((1, 0),)``;
         * ``"valid"``: no padding.
 
         ``"same"`` is not accepted (a ``ValueError``). The padding removes that
         many outputs at each end (torch's meaning).
-    output_padding : int or tuple of 1 ints, default 0
+    output_padding : int or tuple of 1 int, default 0
         Extra outputs at the end of each dimension, to reach a size that
         several inputs sizes map to at this stride; each must be smaller than
         the stride or the dilation of its dimension (PyTorch's rule).
     groups : int, default 1
         Independent groups; must divide ``C_in``.
-    dilation : int or tuple of 1 ints, default 1
+    dilation : int or tuple of 1 int, default 1
         The spacing between kernel taps (a dilated or "atrous" convolution), >= 1.
     activation : str, tuple or None, default None
         Applied to ``conv + bias + residual`` as each output is stored (the fused epilogue):
@@ -777,7 +783,7 @@ def conv_transpose2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = N
         * an int: the same amount before and after every spatial dimension;
         * a tuple of 2 ints: one amount per dimension, before and after;
         * a tuple of 2 ``(before, after)`` pairs: asymmetric padding,
-          e.g. ``((1, 0), (2, 1))`` for 2-D;
+          e.g. ``((1, 0), (2, 1))``;
         * ``"valid"``: no padding.
 
         ``"same"`` is not accepted (a ``ValueError``). The padding removes that
@@ -893,7 +899,7 @@ def conv_transpose3d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = N
         * an int: the same amount before and after every spatial dimension;
         * a tuple of 3 ints: one amount per dimension, before and after;
         * a tuple of 3 ``(before, after)`` pairs: asymmetric padding,
-          e.g. ``((1, 0), (2, 1))`` for 2-D;
+          e.g. ``((0, 0), (1, 0), (2, 1))``;
         * ``"valid"``: no padding.
 
         ``"same"`` is not accepted (a ``ValueError``). The padding removes that
@@ -1011,7 +1017,7 @@ def depthwise_conv2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = N
         * an int: the same amount before and after every spatial dimension;
         * a tuple of 2 ints: one amount per dimension, before and after;
         * a tuple of 2 ``(before, after)`` pairs: asymmetric padding,
-          e.g. ``((1, 0), (2, 1))`` for 2-D;
+          e.g. ``((1, 0), (2, 1))``;
         * ``"valid"``: no padding;
         * ``"same"``: the output's spatial size is ``ceil(in / stride)``; the
           total padding is split evenly, an odd one's extra element at the end
@@ -1209,7 +1215,7 @@ def separable_conv2d(x: ArrayLike, row: ArrayLike, col: ArrayLike,
         * an int: the same amount before and after every spatial dimension;
         * a tuple of 2 ints: one amount per dimension, before and after;
         * a tuple of 2 ``(before, after)`` pairs: asymmetric padding,
-          e.g. ``((1, 0), (2, 1))`` for 2-D;
+          e.g. ``((1, 0), (2, 1))``;
         * ``"valid"``: no padding;
         * ``"same"``: the output's spatial size is ``ceil(in / stride)``; the
           total padding is split evenly, an odd one's extra element at the end
@@ -1359,7 +1365,7 @@ def depthwise_separable_conv2d(x: ArrayLike, depthwise_weight: ArrayLike,
         * an int: the same amount before and after every spatial dimension;
         * a tuple of 2 ints: one amount per dimension, before and after;
         * a tuple of 2 ``(before, after)`` pairs: asymmetric padding,
-          e.g. ``((1, 0), (2, 1))`` for 2-D;
+          e.g. ``((1, 0), (2, 1))``;
         * ``"valid"``: no padding;
         * ``"same"``: the output's spatial size is ``ceil(in / stride)``; the
           total padding is split evenly, an odd one's extra element at the end
@@ -1675,13 +1681,13 @@ def max_pool1d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None 
         ``(N, C, L)`` or unbatched without ``N``; ``(N, L, C)`` with
         ``layout="NLC"``. float32 or float64; channels and spatial
         sizes must not be zero (the batch may be).
-    kernel_size : int or tuple of 1 ints
+    kernel_size : int or tuple of 1 int
         The window.
-    stride : int or tuple of 1 ints, optional
+    stride : int or tuple of 1 int, optional
         The window's step; default ``kernel_size``.
-    padding : int or tuple of 1 ints, default 0
+    padding : int or tuple of 1 int, default 0
         Implicit padding on both sides, at most half the window.
-    dilation : int or tuple of 1 ints, default 1
+    dilation : int or tuple of 1 int, default 1
         The spacing of the window's taps.
     ceil_mode : bool, default False
         Round the output size up: a last window may run past the input (but
@@ -1775,7 +1781,7 @@ def max_pool2d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None 
     return_indices : bool, default False
         Also return where each maximum was.
     layout : str, optional
-        ``None``/``"NCHW"`` (channels first) or ``"NHWC"``/``"NHWC"``
+        ``None``/``"NCHW"`` (channels first) or ``"NHWC"``
         (channels last; also ``"channels_last"``).
 
     Returns
@@ -1917,11 +1923,11 @@ def avg_pool1d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None 
         ``(N, C, L)`` or unbatched without ``N``; ``(N, L, C)`` with
         ``layout="NLC"``. float32 or float64; channels and spatial
         sizes must not be zero (the batch may be).
-    kernel_size : int or tuple of 1 ints
+    kernel_size : int or tuple of 1 int
         The window.
-    stride : int or tuple of 1 ints, optional
+    stride : int or tuple of 1 int, optional
         The window's step; default ``kernel_size``.
-    padding : int or tuple of 1 ints, default 0
+    padding : int or tuple of 1 int, default 0
         Implicit padding on both sides, at most half the window.
     ceil_mode : bool, default False
         Round the output size up: a last window may run past the input (but
@@ -1995,7 +2001,7 @@ def avg_pool2d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None 
     divisor_override : int, optional
         Divide every sum by this instead (not zero).
     layout : str, optional
-        ``None``/``"NCHW"`` (channels first) or ``"NHWC"``/``"NHWC"``
+        ``None``/``"NCHW"`` (channels first) or ``"NHWC"``
         (channels last; also ``"channels_last"``).
 
     Returns

@@ -317,7 +317,7 @@ class Conv2d(_ConvNd):
         is then valid until the layer's next call of that shape: copy it to
         keep it.
     layout : str, optional
-        ``None``/``"NCHW"`` (channels first) or ``"NHWC"``/``"NHWC"``/
+        ``None``/``"NCHW"`` (channels first) or ``"NHWC"``/
         ``"channels_last"``: inputs and results channels last.
 
     Attributes
@@ -586,7 +586,7 @@ class ConvTranspose2d(_ConvTransposeNd):
         is then valid until the layer's next call of that shape: copy it to
         keep it.
     layout : str, optional
-        ``None``/``"NCHW"`` or ``"NHWC"``/``"NHWC"``/``"channels_last"``.
+        ``None``/``"NCHW"`` or ``"NHWC"``/``"channels_last"``.
 
     Attributes
     ----------
