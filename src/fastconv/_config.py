@@ -47,7 +47,8 @@ def set_num_threads(n: int) -> None:
     Raises
     ------
     ValueError
-        ``n`` below 1 or above 4096, or not an int.
+        ``n`` below 1 or above 4096 (an ``n`` that is not an int is refused
+        too, with an error naming it).
 
     Examples
     --------
