@@ -147,15 +147,16 @@ def conv1d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
     ----------
     x : array_like
         The input, ``(N, C_in, L)``, or unbatched without ``N`` (the result is then
-        unbatched too); ``(N, L, C_in)`` with ``layout="NLC"``. float32 or
-        float64; any array-like (non-contiguous, negatively strided, a torch CPU
-        tensor) is accepted and copied only where the kernels need it.
+        unbatched too); ``(N, L, C_in)`` with ``layout="NLC"``. float32 or float64;
+        any array-like (non-contiguous, negatively strided, a torch CPU tensor) is
+        accepted and copied only where the kernels need it.
     weight : array_like
         ``(C_out, C_in / groups, k)``, of ``x``'s dtype.
     bias : array_like, optional
         ``(C_out,)``, added to every output of its channel; of ``x``'s dtype.
     stride : int or tuple of 1 int, default 1
-        The step of the window; one int for every spatial dimension or one per dimension, each >= 1.
+        The step of the window; one int for every spatial dimension or one per
+        dimension, each >= 1.
     padding : int, tuple or str, default 0
         Zeros (or the ``padding_mode``'s values) added around the input. One of:
 
@@ -187,7 +188,8 @@ def conv1d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
         with a 1x3x3 kernel) with stride 1 and dilation 1 along H and W; any
         other problem asked for it is a ``ValueError``.
     activation : str, tuple or None, default None
-        Applied to ``conv + bias + residual`` as each output is stored (the fused epilogue):
+        Applied to ``conv + bias + residual`` as each output is stored (the
+        fused epilogue):
         ``None`` (the default), ``"relu"``, ``"relu6"``, ``"leaky_relu"``
         (negative slope 0.01) or ``("leaky_relu", slope)``, ``"hardswish"``,
         ``"sigmoid"``, ``"tanh"``, ``"silu"`` or ``"gelu"`` (the erf form), as
@@ -306,8 +308,8 @@ def conv2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
     Parameters
     ----------
     x : array_like
-        The input, ``(N, C_in, H, W)``, or unbatched without ``N`` (the result is then
-        unbatched too); ``(N, H, W, C_in)`` with ``layout="NHWC"``. float32 or
+        The input, ``(N, C_in, H, W)``, or unbatched without ``N`` (the result is
+        then unbatched too); ``(N, H, W, C_in)`` with ``layout="NHWC"``. float32 or
         float64; any array-like (non-contiguous, negatively strided, a torch CPU
         tensor) is accepted and copied only where the kernels need it.
     weight : array_like
@@ -315,7 +317,8 @@ def conv2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
     bias : array_like, optional
         ``(C_out,)``, added to every output of its channel; of ``x``'s dtype.
     stride : int or tuple of 2 ints, default 1
-        The step of the window; one int for every spatial dimension or one per dimension, each >= 1.
+        The step of the window; one int for every spatial dimension or one per
+        dimension, each >= 1.
     padding : int, tuple or str, default 0
         Zeros (or the ``padding_mode``'s values) added around the input. One of:
 
@@ -347,7 +350,8 @@ def conv2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
         with a 1x3x3 kernel) with stride 1 and dilation 1 along H and W; any
         other problem asked for it is a ``ValueError``.
     activation : str, tuple or None, default None
-        Applied to ``conv + bias + residual`` as each output is stored (the fused epilogue):
+        Applied to ``conv + bias + residual`` as each output is stored (the
+        fused epilogue):
         ``None`` (the default), ``"relu"``, ``"relu6"``, ``"leaky_relu"``
         (negative slope 0.01) or ``("leaky_relu", slope)``, ``"hardswish"``,
         ``"sigmoid"``, ``"tanh"``, ``"silu"`` or ``"gelu"`` (the erf form), as
@@ -486,16 +490,17 @@ def conv3d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
     Parameters
     ----------
     x : array_like
-        The input, ``(N, C_in, D, H, W)``, or unbatched without ``N`` (the result is then
-        unbatched too); ``(N, D, H, W, C_in)`` with ``layout="NDHWC"``. float32 or
-        float64; any array-like (non-contiguous, negatively strided, a torch CPU
+        The input, ``(N, C_in, D, H, W)``, or unbatched without ``N`` (the result is
+        then unbatched too); ``(N, D, H, W, C_in)`` with ``layout="NDHWC"``. float32
+        or float64; any array-like (non-contiguous, negatively strided, a torch CPU
         tensor) is accepted and copied only where the kernels need it.
     weight : array_like
         ``(C_out, C_in / groups, kD, kH, kW)``, of ``x``'s dtype.
     bias : array_like, optional
         ``(C_out,)``, added to every output of its channel; of ``x``'s dtype.
     stride : int or tuple of 3 ints, default 1
-        The step of the window; one int for every spatial dimension or one per dimension, each >= 1.
+        The step of the window; one int for every spatial dimension or one per
+        dimension, each >= 1.
     padding : int, tuple or str, default 0
         Zeros (or the ``padding_mode``'s values) added around the input. One of:
 
@@ -527,7 +532,8 @@ def conv3d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
         with a 1x3x3 kernel) with stride 1 and dilation 1 along H and W; any
         other problem asked for it is a ``ValueError``.
     activation : str, tuple or None, default None
-        Applied to ``conv + bias + residual`` as each output is stored (the fused epilogue):
+        Applied to ``conv + bias + residual`` as each output is stored (the
+        fused epilogue):
         ``None`` (the default), ``"relu"``, ``"relu6"``, ``"leaky_relu"``
         (negative slope 0.01) or ``("leaky_relu", slope)``, ``"hardswish"``,
         ``"sigmoid"``, ``"tanh"``, ``"silu"`` or ``"gelu"`` (the erf form), as
@@ -550,10 +556,10 @@ def conv3d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
     Returns
     -------
     numpy.ndarray
-        ``(N, C_out, D_out, H_out, W_out)`` (or ``(N, D_out, H_out, W_out, C_out)`` channels last), of
-        ``x``'s dtype, where each output size is
-        ``(in + pad_before + pad_after - dilation * (k - 1) - 1) // stride + 1``:
-        a new array, or ``out``.
+        ``(N, C_out, D_out, H_out, W_out)`` (or ``(N, D_out, H_out, W_out, C_out)``
+        channels last), of ``x``'s dtype, where each output size is ``(in +
+        pad_before + pad_after - dilation * (k - 1) - 1) // stride + 1``: a new
+        array, or ``out``.
 
     Raises
     ------
@@ -656,16 +662,17 @@ def conv_transpose1d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = N
     ----------
     x : array_like
         The input, ``(N, C_in, L)``, or unbatched without ``N`` (the result is then
-        unbatched too); ``(N, L, C_in)`` with ``layout="NLC"``. float32 or
-        float64; any array-like (non-contiguous, negatively strided, a torch CPU
-        tensor) is accepted and copied only where the kernels need it.
+        unbatched too); ``(N, L, C_in)`` with ``layout="NLC"``. float32 or float64;
+        any array-like (non-contiguous, negatively strided, a torch CPU tensor) is
+        accepted and copied only where the kernels need it.
     weight : array_like
         ``(C_in, C_out / groups, k)``: the input channels first, as torch
         keeps them.
     bias : array_like, optional
         ``(C_out,)``, added to every output of its channel; of ``x``'s dtype.
     stride : int or tuple of 1 int, default 1
-        The upsampling factor; one int for every spatial dimension or one per dimension, each >= 1.
+        The upsampling factor; one int for every spatial dimension or one per
+        dimension, each >= 1.
     padding : int, tuple or str, default 0
         Zeros (or the ``padding_mode``'s values) added around the input. One of:
 
@@ -686,7 +693,8 @@ def conv_transpose1d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = N
     dilation : int or tuple of 1 int, default 1
         The spacing between kernel taps (a dilated or "atrous" convolution), >= 1.
     activation : str, tuple or None, default None
-        Applied to ``conv + bias + residual`` as each output is stored (the fused epilogue):
+        Applied to ``conv + bias + residual`` as each output is stored (the
+        fused epilogue):
         ``None`` (the default), ``"relu"``, ``"relu6"``, ``"leaky_relu"``
         (negative slope 0.01) or ``("leaky_relu", slope)``, ``"hardswish"``,
         ``"sigmoid"``, ``"tanh"``, ``"silu"`` or ``"gelu"`` (the erf form), as
@@ -766,8 +774,8 @@ def conv_transpose2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = N
     Parameters
     ----------
     x : array_like
-        The input, ``(N, C_in, H, W)``, or unbatched without ``N`` (the result is then
-        unbatched too); ``(N, H, W, C_in)`` with ``layout="NHWC"``. float32 or
+        The input, ``(N, C_in, H, W)``, or unbatched without ``N`` (the result is
+        then unbatched too); ``(N, H, W, C_in)`` with ``layout="NHWC"``. float32 or
         float64; any array-like (non-contiguous, negatively strided, a torch CPU
         tensor) is accepted and copied only where the kernels need it.
     weight : array_like
@@ -776,7 +784,8 @@ def conv_transpose2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = N
     bias : array_like, optional
         ``(C_out,)``, added to every output of its channel; of ``x``'s dtype.
     stride : int or tuple of 2 ints, default 1
-        The upsampling factor; one int for every spatial dimension or one per dimension, each >= 1.
+        The upsampling factor; one int for every spatial dimension or one per
+        dimension, each >= 1.
     padding : int, tuple or str, default 0
         Zeros (or the ``padding_mode``'s values) added around the input. One of:
 
@@ -797,7 +806,8 @@ def conv_transpose2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = N
     dilation : int or tuple of 2 ints, default 1
         The spacing between kernel taps (a dilated or "atrous" convolution), >= 1.
     activation : str, tuple or None, default None
-        Applied to ``conv + bias + residual`` as each output is stored (the fused epilogue):
+        Applied to ``conv + bias + residual`` as each output is stored (the
+        fused epilogue):
         ``None`` (the default), ``"relu"``, ``"relu6"``, ``"leaky_relu"``
         (negative slope 0.01) or ``("leaky_relu", slope)``, ``"hardswish"``,
         ``"sigmoid"``, ``"tanh"``, ``"silu"`` or ``"gelu"`` (the erf form), as
@@ -882,9 +892,9 @@ def conv_transpose3d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = N
     Parameters
     ----------
     x : array_like
-        The input, ``(N, C_in, D, H, W)``, or unbatched without ``N`` (the result is then
-        unbatched too); ``(N, D, H, W, C_in)`` with ``layout="NDHWC"``. float32 or
-        float64; any array-like (non-contiguous, negatively strided, a torch CPU
+        The input, ``(N, C_in, D, H, W)``, or unbatched without ``N`` (the result is
+        then unbatched too); ``(N, D, H, W, C_in)`` with ``layout="NDHWC"``. float32
+        or float64; any array-like (non-contiguous, negatively strided, a torch CPU
         tensor) is accepted and copied only where the kernels need it.
     weight : array_like
         ``(C_in, C_out / groups, kD, kH, kW)``: the input channels first, as torch
@@ -892,7 +902,8 @@ def conv_transpose3d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = N
     bias : array_like, optional
         ``(C_out,)``, added to every output of its channel; of ``x``'s dtype.
     stride : int or tuple of 3 ints, default 1
-        The upsampling factor; one int for every spatial dimension or one per dimension, each >= 1.
+        The upsampling factor; one int for every spatial dimension or one per
+        dimension, each >= 1.
     padding : int, tuple or str, default 0
         Zeros (or the ``padding_mode``'s values) added around the input. One of:
 
@@ -913,7 +924,8 @@ def conv_transpose3d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = N
     dilation : int or tuple of 3 ints, default 1
         The spacing between kernel taps (a dilated or "atrous" convolution), >= 1.
     activation : str, tuple or None, default None
-        Applied to ``conv + bias + residual`` as each output is stored (the fused epilogue):
+        Applied to ``conv + bias + residual`` as each output is stored (the
+        fused epilogue):
         ``None`` (the default), ``"relu"``, ``"relu6"``, ``"leaky_relu"``
         (negative slope 0.01) or ``("leaky_relu", slope)``, ``"hardswish"``,
         ``"sigmoid"``, ``"tanh"``, ``"silu"`` or ``"gelu"`` (the erf form), as
@@ -936,9 +948,9 @@ def conv_transpose3d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = N
     Returns
     -------
     numpy.ndarray
-        ``(N, C_out, D_out, H_out, W_out)`` (or channels last), of ``x``'s dtype, each
-        size ``(in - 1) * stride - pad_before - pad_after + dilation * (k - 1) +
-        output_padding + 1``.
+        ``(N, C_out, D_out, H_out, W_out)`` (or channels last), of ``x``'s dtype,
+        each size ``(in - 1) * stride - pad_before - pad_after + dilation * (k - 1)
+        + output_padding + 1``.
 
     Raises
     ------
@@ -1000,9 +1012,9 @@ def depthwise_conv2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = N
     ----------
     x : array_like
         The input, ``(N, C, H, W)``, or unbatched without ``N`` (the result is then
-        unbatched too); ``(N, H, W, C)`` with ``layout="NHWC"``. float32 or
-        float64; any array-like (non-contiguous, negatively strided, a torch CPU
-        tensor) is accepted and copied only where the kernels need it.
+        unbatched too); ``(N, H, W, C)`` with ``layout="NHWC"``. float32 or float64;
+        any array-like (non-contiguous, negatively strided, a torch CPU tensor) is
+        accepted and copied only where the kernels need it.
     weight : array_like
         ``(C * m, 1, kH, kW)``: ``m`` filters per input channel (the depth
         multiplier, usually 1); output channel ``o`` reads input channel
@@ -1010,7 +1022,8 @@ def depthwise_conv2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = N
     bias : array_like, optional
         ``(C * m,)``, added to every output of its channel; of ``x``'s dtype.
     stride : int or tuple of 2 ints, default 1
-        The step of the window; one int for every spatial dimension or one per dimension, each >= 1.
+        The step of the window; one int for every spatial dimension or one per
+        dimension, each >= 1.
     padding : int, tuple or str, default 0
         Zeros (or the ``padding_mode``'s values) added around the input. One of:
 
@@ -1026,7 +1039,8 @@ def depthwise_conv2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = N
     dilation : int or tuple of 2 ints, default 1
         The spacing between kernel taps (a dilated or "atrous" convolution), >= 1.
     activation : str, tuple or None, default None
-        Applied to ``conv + bias + residual`` as each output is stored (the fused epilogue):
+        Applied to ``conv + bias + residual`` as each output is stored (the
+        fused epilogue):
         ``None`` (the default), ``"relu"``, ``"relu6"``, ``"leaky_relu"``
         (negative slope 0.01) or ``("leaky_relu", slope)``, ``"hardswish"``,
         ``"sigmoid"``, ``"tanh"``, ``"silu"`` or ``"gelu"`` (the erf form), as
@@ -1057,8 +1071,8 @@ def depthwise_conv2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = N
         An array that is not float32 or float64 (fastconv never casts), or
         ``x``, ``weight``, ``bias`` and ``residual`` not of one dtype.
     ValueError
-        A shape that does not fit (wrong number of dims, channels that do not
-        match ``groups``, a kernel larger than the padded input), an argument
+        A shape that does not fit (wrong number of dims, a weight not
+        ``(C * m, 1, kH, kW)``, a kernel larger than the padded input), an argument
         out of its range or not among its accepted forms, or a bad ``out``.
         The message names the argument and the value it got.
 
@@ -1113,8 +1127,8 @@ def pointwise_conv2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = N
     Parameters
     ----------
     x : array_like
-        The input, ``(N, C_in, H, W)``, or unbatched without ``N`` (the result is then
-        unbatched too); ``(N, H, W, C_in)`` with ``layout="NHWC"``. float32 or
+        The input, ``(N, C_in, H, W)``, or unbatched without ``N`` (the result is
+        then unbatched too); ``(N, H, W, C_in)`` with ``layout="NHWC"``. float32 or
         float64; any array-like (non-contiguous, negatively strided, a torch CPU
         tensor) is accepted and copied only where the kernels need it.
     weight : array_like
@@ -1122,7 +1136,8 @@ def pointwise_conv2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = N
     bias : array_like, optional
         ``(C_out,)``, added to every output of its channel; of ``x``'s dtype.
     activation : str, tuple or None, default None
-        Applied to ``conv + bias + residual`` as each output is stored (the fused epilogue):
+        Applied to ``conv + bias + residual`` as each output is stored (the
+        fused epilogue):
         ``None`` (the default), ``"relu"``, ``"relu6"``, ``"leaky_relu"``
         (negative slope 0.01) or ``("leaky_relu", slope)``, ``"hardswish"``,
         ``"sigmoid"``, ``"tanh"``, ``"silu"`` or ``"gelu"`` (the erf form), as
@@ -1153,8 +1168,8 @@ def pointwise_conv2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = N
         An array that is not float32 or float64 (fastconv never casts), or
         ``x``, ``weight``, ``bias`` and ``residual`` not of one dtype.
     ValueError
-        A shape that does not fit (wrong number of dims, channels that do not
-        match ``groups``, a kernel larger than the padded input), an argument
+        A shape that does not fit (wrong number of dims, a weight not
+        ``(C_out, C_in)`` or ``(C_out, C_in, 1, 1)``), an argument
         out of its range or not among its accepted forms, or a bad ``out``.
         The message names the argument and the value it got.
 
@@ -1197,9 +1212,9 @@ def separable_conv2d(x: ArrayLike, row: ArrayLike, col: ArrayLike,
     ----------
     x : array_like
         The input, ``(N, C, H, W)``, or unbatched without ``N`` (the result is then
-        unbatched too); ``(N, H, W, C)`` with ``layout="NHWC"``. float32 or
-        float64; any array-like (non-contiguous, negatively strided, a torch CPU
-        tensor) is accepted and copied only where the kernels need it.
+        unbatched too); ``(N, H, W, C)`` with ``layout="NHWC"``. float32 or float64;
+        any array-like (non-contiguous, negatively strided, a torch CPU tensor) is
+        accepted and copied only where the kernels need it.
     row : array_like
         The horizontal kernel, ``(kW,)`` shared by every channel or ``(C, kW)``
         one per channel.
@@ -1208,7 +1223,8 @@ def separable_conv2d(x: ArrayLike, row: ArrayLike, col: ArrayLike,
     bias : array_like, optional
         ``(C,)``.
     stride : int or tuple of 2 ints, default 1
-        The step of the window; one int for every spatial dimension or one per dimension, each >= 1.
+        The step of the window; one int for every spatial dimension or one per
+        dimension, each >= 1.
     padding : int, tuple or str, default 0
         Zeros (or the ``padding_mode``'s values) added around the input. One of:
 
@@ -1228,7 +1244,8 @@ def separable_conv2d(x: ArrayLike, row: ArrayLike, col: ArrayLike,
         (padding at most the input's size). Every mode runs without a padded
         copy of the input.
     activation : str, tuple or None, default None
-        Applied to ``filter + bias + residual`` as each output is stored (the fused epilogue):
+        Applied to ``filter + bias + residual`` as each output is stored (the
+        fused epilogue):
         ``None`` (the default), ``"relu"``, ``"relu6"``, ``"leaky_relu"``
         (negative slope 0.01) or ``("leaky_relu", slope)``, ``"hardswish"``,
         ``"sigmoid"``, ``"tanh"``, ``"silu"`` or ``"gelu"`` (the erf form), as
@@ -1257,10 +1274,10 @@ def separable_conv2d(x: ArrayLike, row: ArrayLike, col: ArrayLike,
     ------
     TypeError
         An array that is not float32 or float64 (fastconv never casts), or
-        ``x``, ``weight``, ``bias`` and ``residual`` not of one dtype.
+        ``x``, ``row``, ``col``, ``bias`` and ``residual`` not of one dtype.
     ValueError
-        A shape that does not fit (wrong number of dims, channels that do not
-        match ``groups``, a kernel larger than the padded input), an argument
+        A shape that does not fit (wrong number of dims, a kernel not
+        ``(k,)`` or ``(C, k)``, a kernel larger than the padded input), an argument
         out of its range or not among its accepted forms, or a bad ``out``.
         The message names the argument and the value it got.
 
@@ -1346,9 +1363,9 @@ def depthwise_separable_conv2d(x: ArrayLike, depthwise_weight: ArrayLike,
     ----------
     x : array_like
         The input, ``(N, C, H, W)``, or unbatched without ``N`` (the result is then
-        unbatched too); ``(N, H, W, C)`` with ``layout="NHWC"``. float32 or
-        float64; any array-like (non-contiguous, negatively strided, a torch CPU
-        tensor) is accepted and copied only where the kernels need it.
+        unbatched too); ``(N, H, W, C)`` with ``layout="NHWC"``. float32 or float64;
+        any array-like (non-contiguous, negatively strided, a torch CPU tensor) is
+        accepted and copied only where the kernels need it.
     depthwise_weight : array_like
         ``(C * m, 1, kH, kW)``, as for :func:`depthwise_conv2d`.
     pointwise_weight : array_like
@@ -1358,7 +1375,8 @@ def depthwise_separable_conv2d(x: ArrayLike, depthwise_weight: ArrayLike,
     pointwise_bias : array_like, optional
         ``(C_out,)``.
     stride : int or tuple of 2 ints, default 1
-        The depthwise stage's stride; one int for every spatial dimension or one per dimension, each >= 1.
+        The depthwise stage's stride; one int for every spatial dimension or one per
+        dimension, each >= 1.
     padding : int, tuple or str, default 0
         Zeros (or the ``padding_mode``'s values) added around the input. One of:
 
@@ -1407,10 +1425,11 @@ def depthwise_separable_conv2d(x: ArrayLike, depthwise_weight: ArrayLike,
     ------
     TypeError
         An array that is not float32 or float64 (fastconv never casts), or
-        ``x``, ``weight``, ``bias`` and ``residual`` not of one dtype.
+        the inputs, weights, biases and ``residual`` not of one dtype.
     ValueError
-        A shape that does not fit (wrong number of dims, channels that do not
-        match ``groups``, a kernel larger than the padded input), an argument
+        A shape that does not fit (wrong number of dims, weights whose
+        channels do not match, a kernel larger than the padded input), a
+        ``depthwise_activation`` other than None, relu and relu6, an argument
         out of its range or not among its accepted forms, or a bad ``out``.
         The message names the argument and the value it got.
 
@@ -1520,7 +1539,8 @@ def involution2d(x: ArrayLike, kernel: ArrayLike, kernel_size: int, stride: IntO
     kernel_size : int
         K.
     stride : int or tuple of 2 ints, default 1
-        The step of the window; one int for every spatial dimension or one per dimension, each >= 1.
+        The step of the window; one int for every spatial dimension or one per
+        dimension, each >= 1.
     padding : int, tuple, str or None, default None
         ``None``: ``dilation * (K - 1) // 2`` per dimension (the output keeps
         the input's size at stride 1); otherwise any form :func:`conv2d`
@@ -1531,7 +1551,8 @@ def involution2d(x: ArrayLike, kernel: ArrayLike, kernel_size: int, stride: IntO
     bias : array_like, optional
         ``(C,)``.
     activation : str, tuple or None, default None
-        Applied to ``involution + bias + residual`` as each output is stored (the fused epilogue):
+        Applied to ``involution + bias + residual`` as each output is stored (the
+        fused epilogue):
         ``None`` (the default), ``"relu"``, ``"relu6"``, ``"leaky_relu"``
         (negative slope 0.01) or ``("leaky_relu", slope)``, ``"hardswish"``,
         ``"sigmoid"``, ``"tanh"``, ``"silu"`` or ``"gelu"`` (the erf form), as
@@ -1558,11 +1579,12 @@ def involution2d(x: ArrayLike, kernel: ArrayLike, kernel_size: int, stride: IntO
     ------
     TypeError
         An array that is not float32 or float64 (fastconv never casts), or
-        ``x``, ``weight``, ``bias`` and ``residual`` not of one dtype.
+        ``x``, ``kernel``, ``bias`` and ``residual`` not of one dtype.
     ValueError
-        A shape that does not fit (wrong number of dims, channels that do not
-        match ``groups``, a kernel larger than the padded input), an argument
-        out of its range or not among its accepted forms, or a bad ``out``.
+        A shape that does not fit (``x`` not 4-D, a kernel not of the shape
+        given above or whose G does not divide C, K larger than the padded
+        input), an argument out of its range or not among its accepted forms,
+        or a bad ``out``.
         The message names the argument and the value it got.
 
     Notes
