@@ -27,7 +27,7 @@ class _Layer:
     next call of that shape: copy it to keep it."""
     _nd = 0
     _layout = ""
-    _repr_args: tuple[str, ...] = ()
+    _repr_args: tuple[str, ...]
     weight: FloatArray
     bias: FloatArray | None
     reuse_output: bool
