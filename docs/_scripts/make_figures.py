@@ -155,7 +155,7 @@ def pooling_figure():
     grid(ax, x + 2.4, 1, 2, 2, color=OUT_C, hits=[(0, 0)], hit=OUTHIT_C,
          values=[["5", "2"], ["3", "8"]], label="max_pool2d")
     ax.text(0, -5.0, "indices (return_indices=True): the position of each maximum in the "
-            "H*W plane: 4, 7, 12, 15", fontsize=8, va="top")
+            "H*W plane: 4, 2, 12, 15 (a tie keeps the first)", fontsize=8, va="top")
     finish(fig, ax, "pooling", "max_pool2d: the largest value of each window")
 
 
