@@ -1,4 +1,4 @@
-"""Float64 NumPy oracle for every fastconv op (see /work/shared/design/API.md).
+"""Float64 NumPy oracle for every fastconv op (the semantics of docs/API.md).
 
 Written for clarity, not speed: every op pads explicitly with ``np.pad`` and
 then correlates sliding windows (``sliding_window_view``) with ``einsum``.
@@ -13,7 +13,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 # --------------------------------------------------------------------------
-# Tolerances (TESTING.md) and the error measure
+# Tolerances (docs/TESTING.md) and the error measure
 # --------------------------------------------------------------------------
 TOL_F64 = 1e-10
 TOL_F32 = 1e-4

@@ -487,7 +487,7 @@ def test_conv2d_bad_shapes(what, xs, ws, bs, kw, pattern):
                                          ((1, 3, 5, 5), (0, 3, 3, 3), (1, 0, 5, 5)),
                                          ((1, 3, 5, 5), (4, 3, 0, 3), None)])
 def test_degenerate_shapes_do_not_crash(xs, ws, shape):
-    # not pinned by API.md: either a ValueError or the (empty) PyTorch result
+    # not pinned by docs/API.md: either a ValueError or the (empty) PyTorch result
     try:
         y = fastconv.conv2d(np.zeros(xs), np.ones(ws), padding=1)
     except ValueError:

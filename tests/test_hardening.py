@@ -355,7 +355,7 @@ def test_non_arrays_are_type_errors(name):
 
 @pytest.mark.parametrize("name", OUT_OPS)
 def test_out_overlapping_an_input_is_value_error(name):
-    """out= sharing memory with x (whole or in part) is a ValueError (API.md),
+    """out= sharing memory with x (whole or in part) is a ValueError (docs/API.md),
     raised before anything is written."""
     fn, x = op_table(np.float32, np.random.default_rng(0))[name]
     shape = fn(x).shape

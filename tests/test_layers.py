@@ -86,7 +86,7 @@ def test_conv_layer_copies_weights(dtype, case, rng):
 @pytest.mark.parametrize("nd", (1, 2, 3))
 @pytest.mark.parametrize("act", ("relu", "relu6"))
 def test_conv_layer_activation(nd, act, rng):
-    """API.md: `activation` is accepted by every convolution op and layer object."""
+    """docs/API.md: `activation` is accepted by every convolution op and layer object."""
     kw = dict(padding=1)
     x, w, b = _conv_layer_args(rng, np.float64, nd, 2, 3, 4, (6, 5, 4)[:nd], 3, kw)
     x *= 3

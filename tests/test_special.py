@@ -240,7 +240,7 @@ def test_pointwise_dtype_mismatch():
 @pytest.mark.parametrize("act", ("relu", "relu6"))
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 def test_depthwise_pointwise_activation(dtype, act, rng):
-    """API.md: `activation` is accepted by every convolution op."""
+    """docs/API.md: `activation` is accepted by every convolution op."""
     x = rand(rng, (2, 3, 6, 5), dtype, scale=3)
     w = rand(rng, (3, 1, 3, 3), dtype)
     pw = rand(rng, (4, 3), dtype)

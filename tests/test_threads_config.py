@@ -177,7 +177,7 @@ def test_threadpoolctl_limits_pool(rng, restore_threads):
 
 
 def test_threadpoolctl_sees_fastconv_pool(restore_threads):
-    """API.md: `threadpoolctl` limits fastconv's pool."""
+    """docs/guide/threads.md: `threadpoolctl` limits fastconv's pool."""
     threadpoolctl = pytest.importorskip("threadpoolctl")
     fastconv.set_num_threads(2)
     with threadpoolctl.threadpool_limits(limits=1):

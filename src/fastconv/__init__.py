@@ -1,5 +1,29 @@
 """fastconv: every convolution of deep learning and image processing, for NumPy,
-computed by hand-written C loops on their own thread pool, with SIMD."""
+computed by hand-written C loops on their own thread pool, with SIMD.
+
+Functions (``torch.nn.functional``'s arguments and rules, on NumPy arrays):
+``conv1d``/``conv2d``/``conv3d``, ``conv_transpose1d``/``2d``/``3d``,
+``depthwise_conv2d``, ``pointwise_conv2d``, ``separable_conv2d``,
+``depthwise_separable_conv2d``, ``involution2d``, ``max_pool1d``/``2d``/``3d``,
+``avg_pool1d``/``2d``/``3d``, ``max_unpool2d``, ``global_avg_pool`` and ``add``.
+Layer objects (weights packed once): ``Conv1d``/``2d``/``3d``,
+``ConvTranspose1d``/``2d``/``3d``, ``Involution2d``.  What runs and why:
+``conv_plan`` and ``Plan``.  ``fold_batchnorm`` folds a BatchNorm into a
+convolution.  The machine: ``get_num_threads``, ``set_num_threads``,
+``show_config`` (and the environment variables ``FASTCONV_ISA``,
+``OMP_NUM_THREADS``, ``FASTCONV_THREADING``).  Every function's help tells
+its argument forms; the user guide is at https://fastconv.readthedocs.io
+(built from docs/).
+
+Examples
+--------
+>>> import numpy as np
+>>> import fastconv as fc
+>>> x = np.random.default_rng(0).random((1, 3, 16, 16), dtype=np.float32)
+>>> w = np.ones((8, 3, 3, 3), np.float32)
+>>> fc.conv2d(x, w, padding=1, activation="relu").shape
+(1, 8, 16, 16)
+"""
 from __future__ import annotations
 
 import os as _os

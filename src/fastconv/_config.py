@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from typing import Any
 
 from . import _args, _core
 
@@ -11,12 +12,53 @@ MAX_THREADS = 4096      # FC_MAX_THREADS in runtime/cpu.c
 
 
 def get_num_threads() -> int:
-    """Threads the kernels use (OMP_NUM_THREADS, else all cores, unless set)."""
+    """The number of threads the kernels use at most.
+
+    Returns
+    -------
+    int
+        What :func:`set_num_threads` last set; before that ``OMP_NUM_THREADS``
+        if it is set, else the number of cores.
+
+    Notes
+    -----
+    It is an upper bound per call: a call takes the threads its work pays for
+    (a small layer runs on one), and fewer while other runnable work keeps the
+    cores busy. ``threadpoolctl`` sees and limits the same pool (user API
+    ``"openmp"``).
+
+    Examples
+    --------
+    >>> import fastconv as fc
+    >>> fc.get_num_threads() >= 1
+    True
+    """
     return _core.get_num_threads()
 
 
-def set_num_threads(n) -> None:
-    """Use n >= 1 threads (at most 4096) in every following call, from any Python thread."""
+def set_num_threads(n: int) -> None:
+    """Use at most ``n`` threads in every following call, from any Python thread.
+
+    Parameters
+    ----------
+    n : int
+        1 <= n <= 4096.
+
+    Raises
+    ------
+    ValueError
+        ``n`` below 1 or above 4096 (an ``n`` that is not an int is refused
+        too, with an error naming it).
+
+    Examples
+    --------
+    >>> import fastconv as fc
+    >>> before = fc.get_num_threads()
+    >>> fc.set_num_threads(1)
+    >>> fc.get_num_threads()
+    1
+    >>> fc.set_num_threads(before)
+    """
     n = _args.int_arg(n, "n", minimum=1)
     if n > MAX_THREADS:
         raise ValueError(f"n must be <= {MAX_THREADS}, got {n}")
@@ -108,8 +150,16 @@ def _isa_reason(level: str, supported: list[str]) -> str:
     return why
 
 
-def config() -> dict:
-    """What show_config prints, as a dict."""
+def config() -> dict[str, Any]:
+    """What :func:`show_config` prints, as a dict.
+
+    Returns
+    -------
+    dict
+        Keys ``fastconv``, ``python``, ``numpy``, ``platform``, ``compiler``,
+        ``cpu``, ``cpu_flags``, ``openmp``, ``threads``, ``threading``,
+        ``isa_supported``, ``isa`` and ``isa_reason``.
+    """
     from . import __version__
     supported = list(_core.supported_isas())
     level = _core.get_isa()
@@ -131,7 +181,24 @@ def config() -> dict:
 
 
 def show_config() -> None:
-    """Print the version, the build, the CPU features found and the kernels in use."""
+    """Print the version, the build, the CPU features found and the kernels in use.
+
+    One line each: fastconv, Python and NumPy versions; the platform; the
+    compiler that built the extension; the CPU and its relevant flags (from
+    ``/proc/cpuinfo``, where there is one); OpenMP; the thread setting and the
+    threading (``pool``, ``openmp`` or ``serial``, from ``FASTCONV_THREADING``);
+    the ISA levels the CPU supports (``vec128``, ``avx2``, ``avx512``); and the
+    level in use with the reason (what the CPU offers, or forced by
+    ``FASTCONV_ISA``). ``python -m fastconv config`` prints the same.
+
+    Examples
+    --------
+    >>> import fastconv as fc
+    >>> fc.show_config()  # doctest: +ELLIPSIS
+    fastconv ... (python ..., numpy ...)
+      platform: ...
+      kernels in use: ...
+    """
     c = config()
     flags = c["cpu_flags"]
     print(f"fastconv {c['fastconv']} (python {c['python']}, numpy {c['numpy']})")

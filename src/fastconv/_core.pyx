@@ -207,28 +207,56 @@ def set_num_threads(int n):
 cdef class Plan:
     """Every decision about one convolution, made once in C (fc_conv_plan):
     the algorithm family, the implementation in it, how the input reaches
-    it, the ISA level and the packed layout's key."""
+    it, the ISA level and the packed layout's key.
+
+    Not made directly: :func:`fastconv.conv_plan` returns the plan of a
+    functional call, ``layer.plan(x)`` a layer's.  Python only reports the
+    choice.  ``print(plan)`` gives one line; :meth:`as_dict` every field.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastconv as fc
+    >>> x = np.zeros((1, 64, 56, 56), np.float32)
+    >>> w = np.zeros((64, 64, 3, 3), np.float32)
+    >>> plan = fc.conv_plan(x, w, padding=1, algorithm="gemm")
+    >>> plan.algorithm, plan.implementation, plan.dtype
+    ('gemm', 'gemm', 'float32')
+    >>> sorted(plan.as_dict())  # doctest: +NORMALIZE_WHITESPACE
+    ['algorithm', 'dtype', 'implementation', 'input_prep', 'isa', 'key',
+     'nonfinite_weights', 'packed_nbytes', 'packs', 'reason', 'variant']
+    """
     cdef fc_plan p
     cdef readonly tuple desc
 
     @property
     def algorithm(self):
+        """The family: "direct", "gemm" or "winograd" (what "auto" chose)."""
         return ALGO_NAMES[self.p.algo]
 
     @property
     def implementation(self):
+        """The implementation in the family, e.g. "direct-tiles",
+        "pointwise-pixels", "grouped-pixels", "depthwise-blocked", "gemm",
+        "winograd", "winograd-channel-vector"."""
         return fc_impl_name(self.p.impl).decode()
 
     @property
     def isa(self):
+        """The ISA level whose kernels run: "vec128", "avx2" or "avx512"."""
         return ISA_NAMES[self.p.isa]
 
     @property
     def dtype(self):
+        """"float32" or "float64"."""
         return "float64" if self.p.dtype == FC_F64 else "float32"
 
     @property
     def input_prep(self):
+        """How the input reaches the implementation: "none" (read in place),
+        "pad" (a padded copy: padding modes, or zeros where NaN/Inf weights
+        must meet the padding), "gather" (pixels gathered into the channels
+        of a 1x1 problem) or "pad+gather"."""
         return fc_prep_name(self.p.prep).decode()
 
     @property
@@ -243,14 +271,17 @@ cdef class Plan:
 
     @property
     def variant(self):
+        """The implementation's variant (e.g. Winograd's tile size), an int."""
         return self.p.variant
 
     @property
     def nonfinite_weights(self):
+        """True: planned for weights holding NaN or Inf (the padding is computed)."""
         return bool(self.p.flags & FC_PLAN_NONFINITE)
 
     @property
     def reason(self):
+        """Why the algorithm was chosen, in words."""
         return fc_why_text(self.p.why).decode()
 
     @property
@@ -262,9 +293,11 @@ cdef class Plan:
 
     @property
     def packed_nbytes(self):
+        """The size of the packed weights in bytes (0 where it does not pack)."""
         return fc_plan_packed_size(&self.p) if self.p.packs else 0
 
     def as_dict(self):
+        """Every field as a dict (the key as 16 hex digits)."""
         return {"algorithm": self.algorithm, "implementation": self.implementation,
                 "isa": self.isa, "dtype": self.dtype, "input_prep": self.input_prep,
                 "packs": self.packs, "packed_nbytes": self.packed_nbytes,

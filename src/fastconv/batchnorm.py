@@ -4,19 +4,66 @@ from __future__ import annotations
 import numpy as np
 
 from . import _args
+from ._typing import ArrayLike, FloatArray
 
 
-def fold_batchnorm(weight, bias, running_mean, running_var, gamma=None, beta=None, eps=1e-5, *,
-                   transposed: bool = False, groups: int = 1):
-    """The weights and bias of ``bn(conv(x))`` as one convolution, for a
-    BatchNorm in inference mode (its running statistics):
-    ``y = gamma * (conv(x) + bias - mean) / sqrt(var + eps) + beta``.
+def fold_batchnorm(weight: ArrayLike, bias: ArrayLike | None, running_mean: ArrayLike,
+                   running_var: ArrayLike, gamma: ArrayLike | None = None,
+                   beta: ArrayLike | None = None, eps: float = 1e-5, *,
+                   transposed: bool = False, groups: int = 1
+                   ) -> tuple[FloatArray, FloatArray]:
+    """The weights and bias of ``bn(conv(x))`` as one convolution, for a BatchNorm in
+    inference mode (its running statistics).
 
-    weight: a convolution's (C_out, C_in/groups, *k), or with ``transposed=True``
-    a transposed convolution's (C_in, C_out/groups, *k) (its output channels on
-    the second axis, per group); bias (C_out,) or None; the statistics and
-    ``gamma`` (default 1) / ``beta`` (default 0) of shape (C_out,).  Returns
-    ``(weight, bias)`` of the input's dtype (computed in float64), new arrays."""
+    ``bn(z) = gamma * (z - mean) / sqrt(var + eps) + beta`` after
+    ``z = conv(x) + bias`` is the convolution with weights
+    ``weight * gamma / sqrt(var + eps)`` (per output channel) and bias
+    ``(bias - mean) * gamma / sqrt(var + eps) + beta``.
+
+    Parameters
+    ----------
+    weight : array_like
+        A convolution's ``(C_out, C_in / groups, *k)``, or with
+        ``transposed=True`` a transposed convolution's ``(C_in, C_out / groups,
+        *k)`` (its output channels on the second axis, per group). float32 or
+        float64.
+    bias : array_like or None
+        ``(C_out,)``, or None (zero).
+    running_mean, running_var : array_like
+        ``(C_out,)``: the BatchNorm's running statistics.
+    gamma, beta : array_like, optional
+        ``(C_out,)``: its affine weight (default 1) and bias (default 0).
+    eps : float, default 1e-5
+        Finite and >= 0.
+    transposed : bool, default False
+        ``weight`` is a transposed convolution's.
+    groups : int, default 1
+        The convolution's groups (matters for ``transposed=True``).
+
+    Returns
+    -------
+    weight, bias : tuple of numpy.ndarray
+        New arrays of the weight's dtype (computed in float64).
+
+    Raises
+    ------
+    TypeError
+        Arrays that are not numbers of float32 or float64, running statistics
+        missing, or an ``eps`` that is not a number.
+    ValueError
+        Shapes that do not match, or ``running_var + eps`` not positive.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastconv as fc
+    >>> w = np.ones((4, 3, 3, 3), np.float32)
+    >>> wf, bf = fc.fold_batchnorm(w, None, np.full(4, 2.0), np.full(4, 3.0), eps=1.0)
+    >>> float(wf[0, 0, 0, 0]), float(bf[0])
+    (0.5, -1.0)
+    >>> wf.dtype, wf.shape
+    (dtype('float32'), (4, 3, 3, 3))
+    """
     w = _args.as_float_array(weight, "weight")
     groups = _args.int_arg(groups, "groups", minimum=1)
     if w.ndim < 3:

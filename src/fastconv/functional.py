@@ -5,8 +5,13 @@ import math
 
 import numpy as np
 
+from typing import Any, Literal, Sequence, overload
+
 from . import _args, _core
 from ._args import check_out, check_residual, conv_spec, conv_transpose_spec
+from ._core import Plan
+from ._typing import (Activation, ActivationName, Algorithm, ArrayLike, FloatArray, IndexArray, IntOrTuple,
+                      Layout, Padding, PaddingMode)
 
 __all__ = [
     "conv_plan", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
@@ -60,11 +65,56 @@ def _conv(nd, x, weight, bias, stride, padding, dilation, groups, padding_mode, 
     return y
 
 
-def conv_plan(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-              padding_mode="zeros", algorithm="auto", activation=None, layout=None):
-    """The plan that ``conv1d``/``conv2d``/``conv3d`` (by ``weight.ndim``) run
-    with these arguments: algorithm, implementation, input preparation, ISA
-    level, packed layout and the reason for the choice.  ``print()`` it."""
+def conv_plan(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
+              stride: IntOrTuple = 1, padding: Padding = 0, dilation: IntOrTuple = 1,
+              groups: int = 1, *, padding_mode: PaddingMode = "zeros",
+              algorithm: Algorithm = "auto", activation: Activation = None,
+              layout: Layout | None = None) -> Plan | None:
+    """The plan that ``conv1d``, ``conv2d`` or ``conv3d`` (chosen by ``weight.ndim``)
+    runs with these arguments.
+
+    Nothing is computed: the planner in C makes the same decisions as the call
+    would and reports them. Printing the plan gives one line: the algorithm,
+    the implementation, the ISA level and dtype, the input's preparation, the
+    packed weights' size and the reason for the choice.
+
+    Parameters
+    ----------
+    x, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm, activation, layout
+        As for :func:`conv2d` (``x`` may be an array of the input's shape and
+        dtype; only its shape and dtype matter).
+
+    Returns
+    -------
+    Plan or None
+        The :class:`Plan`; ``None`` where there is nothing to compute (an empty
+        batch, an empty output or no input channel).
+
+    Raises
+    ------
+    TypeError
+        An array that is not float32 or float64 (fastconv never casts), or
+        ``x``, ``weight``, ``bias`` and ``residual`` not of one dtype.
+    ValueError
+        A shape that does not fit (wrong number of dims, channels that do not
+        match ``groups``, a kernel larger than the padded input), an argument
+        out of its range or not among its accepted forms, or a bad ``out``.
+        The message names the argument and the value it got.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastconv as fc
+    >>> x = np.zeros((1, 64, 56, 56), np.float32)
+    >>> w = np.zeros((64, 64, 3, 3), np.float32)
+    >>> plan = fc.conv_plan(x, w, padding=1, algorithm="direct")
+    >>> plan.algorithm, plan.dtype
+    ('direct', 'float32')
+    >>> fc.conv_plan(x, w[:, :, :1, :1]).implementation
+    'pointwise-pixels'
+    >>> print(plan)  # doctest: +ELLIPSIS
+    direct -> ... on ... (float32), input: ..., weights: ...; why: ...
+    """
     nd = np.ndim(weight) - 2
     if nd not in (1, 2, 3):
         raise ValueError(f"weight must have 3, 4 or 5 dims, got shape {np.shape(weight)}")
@@ -76,45 +126,508 @@ def conv_plan(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *
                       oneshot=True, finite=_core.all_finite(w))
 
 
-def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           padding_mode="zeros", algorithm="auto", activation=None, residual=None, layout=None,
-           out=None):
-    """1-D cross-correlation of x (N, C_in, L) with weight (C_out, C_in/groups, k).
+def conv1d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
+           stride: IntOrTuple = 1, padding: Padding = 0, dilation: IntOrTuple = 1,
+           groups: int = 1, *, padding_mode: PaddingMode = "zeros",
+           algorithm: Algorithm = "auto", activation: Activation = None,
+           residual: ArrayLike | None = None, layout: Layout | None = None,
+           out: FloatArray | None = None) -> FloatArray:
+    """1-D convolution (cross-correlation, as in deep learning) of ``x`` with ``weight``.
 
-    The epilogue, applied to each output tile as it is stored:
-    ``activation(conv + bias + residual)``; residual an array of the result's
-    shape (it may be ``out`` itself), activation None, "relu", "relu6",
-    "leaky_relu" (or ``("leaky_relu", slope)``), "hardswish", "sigmoid",
-    "tanh", "silu" or "gelu" (erf form), as torch defines them.
+    As ``torch.nn.functional.conv1d``, plus the fused epilogue; the result
+    keeps ``x``'s dtype::
 
-    ``layout="NLC"`` (or "NHWC", "NDHWC", "channels_last"): x (N, L, C_in) and
-    the result (N, L_out, C_out), channels last, computed in that layout (the
-    weights keep their shape); default channels first.
+        out[n, o, p] = activation(bias[o] + residual[n, o, p] + sum over c, t
+                                  of weight[o, c, t] * xpad[n, c, p*stride + t*dilation])
+
+    summed over the input channels ``c`` of output channel ``o``'s group and
+    the kernel's taps ``t``; ``xpad`` is ``x`` padded.
+
+    Parameters
+    ----------
+    x : array_like
+        The input, ``(N, C_in, L)``, or unbatched without ``N`` (the result is then
+        unbatched too); ``(N, L, C_in)`` with ``layout="NLC"``. float32 or float64;
+        any array-like (non-contiguous, negatively strided, a torch CPU tensor) is
+        accepted and copied only where the kernels need it.
+    weight : array_like
+        ``(C_out, C_in / groups, k)``, of ``x``'s dtype.
+    bias : array_like, optional
+        ``(C_out,)``, added to every output of its channel; of ``x``'s dtype.
+    stride : int or tuple of 1 int, default 1
+        The step of the window; one int for every spatial dimension or one per
+        dimension, each >= 1.
+    padding : int, tuple or str, default 0
+        Zeros (or the ``padding_mode``'s values) added around the input. One of:
+
+        * an int: the same amount before and after every spatial dimension;
+        * a tuple of 1 int: one amount per dimension, before and after;
+        * a tuple of 1 ``(before, after)`` pairs: asymmetric padding,
+          e.g. ``((1, 0),)``;
+        * ``"valid"``: no padding;
+        * ``"same"``: the output's spatial size is ``ceil(in / stride)``; the
+          total padding is split evenly, an odd one's extra element at the end
+          (TensorFlow's rule; for stride 1 the output has the input's size, as
+          with PyTorch's ``"same"``).
+    dilation : int or tuple of 1 int, default 1
+        The spacing between kernel taps (a dilated or "atrous" convolution), >= 1.
+    groups : int, default 1
+        Split the channels into this many independent groups; must divide
+        both ``C_in`` and ``C_out`` (``groups == C_in``: a depthwise
+        convolution).
+    padding_mode : {"zeros", "reflect", "replicate", "circular"}, default "zeros"
+        The values of the padding, as ``torch.nn.Conv2d`` defines them: zeros,
+        the input mirrored without repeating the edge (the padding must then be
+        smaller than the input), the edge repeated, or the input wrapped around
+        (padding at most the input's size). No padded copy of the input is made
+        for zeros on the direct paths.
+    algorithm : {"auto", "direct", "gemm", "winograd"}, default "auto"
+        ``"auto"`` lets fastconv choose, per layer, input size and CPU (see
+        Notes); ``"direct"``, ``"gemm"`` (an implicit GEMM on im2col panels) or
+        ``"winograd"`` force one. ``"winograd"`` needs a 3x3 kernel (2-D, or 3-D
+        with a 1x3x3 kernel) with stride 1 and dilation 1 along H and W; any
+        other problem asked for it is a ``ValueError``.
+    activation : str, tuple or None, default None
+        Applied to ``conv + bias + residual`` as each output is stored (the
+        fused epilogue):
+        ``None`` (the default), ``"relu"``, ``"relu6"``, ``"leaky_relu"``
+        (negative slope 0.01) or ``("leaky_relu", slope)``, ``"hardswish"``,
+        ``"sigmoid"``, ``"tanh"``, ``"silu"`` or ``"gelu"`` (the erf form), as
+        torch defines them; a NaN passes through each.
+    residual : array_like, optional
+        An array of the result's shape and dtype added before the activation
+        (a ResNet shortcut). It may be ``out`` itself, to accumulate in place.
+    layout : str, optional
+        ``None``, ``"NCHW"``, ``"NCL"``, ``"NCDHW"`` or ``"channels_first"``
+        (the default: channels first), or ``"NHWC"``, ``"NLC"``, ``"NDHWC"``
+        or ``"channels_last"``: ``x``, the residual and the result have their
+        channels last, ``(N, L, C_in)``. Case-insensitive; the weights
+        keep their shape either way.
+    out : numpy.ndarray, optional
+        A preallocated C-contiguous, writeable array of exactly the result's
+        shape and dtype, not overlapping an input: the result is written into
+        it and it is returned. Anything else is a ``ValueError`` and ``out`` is
+        left untouched.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, C_out, L_out)`` (or ``(N, L_out, C_out)`` channels last), of
+        ``x``'s dtype, where each output size is
+        ``(in + pad_before + pad_after - dilation * (k - 1) - 1) // stride + 1``:
+        a new array, or ``out``.
+
+    Raises
+    ------
+    TypeError
+        An array that is not float32 or float64 (fastconv never casts), or
+        ``x``, ``weight``, ``bias`` and ``residual`` not of one dtype.
+    ValueError
+        A shape that does not fit (wrong number of dims, channels that do not
+        match ``groups``, a kernel larger than the padded input), an argument
+        out of its range or not among its accepted forms, or a bad ``out``.
+        The message names the argument and the value it got.
+
+    See Also
+    --------
+    conv_plan : what this call runs, and why.
+    Conv1d : the same convolution as a layer object, weights packed once.
+
+    Notes
+    -----
+    ``algorithm="auto"`` chooses, in C, by the layer's shape, the input size
+    and the CPU: a depthwise kernel when ``groups == C_in``; SIMD direct
+    convolution for most dense layers (output channels in the vector, no
+    im2col, taps in the padding skipped); a kernel with pixels in the vector
+    for 1x1 layers of one group (the NCHW image is already the matrix); a
+    direct kernel with output pixels in the vector for grouped layers with
+    few output channels per group; an implicit GEMM for dense layers with few
+    output channels; and Winograd F(4x4, 3x3) (or F(2x2, 3x3) on small planes)
+    for 3x3 stride-1 layers with enough channels, and for grouped ones with 8
+    to 32 channels per group. ``conv_plan`` (or ``layer.plan``) tells which
+    implementation runs and why.
+
+    Every algorithm gives the same result within rounding (float64: 1e-10,
+    float32: 1e-4 of the output's scale; Winograd's float32 error is about
+    10-30 times the others', within 1e-3). Winograd may spread a NaN or Inf
+    of the input over its whole output tile (up to 4x4); the other algorithms
+    make an output non-finite exactly where its receptive field does. Pass
+    ``algorithm="direct"`` for exact NaN locality. NaN and Inf in the weights
+    propagate as in PyTorch on every path.
+
+    With ``layout="NHWC"``, dense and grouped convolutions with zero padding
+    run channels last in the direct tiles, 1x1 convolutions as a GEMM of pixel
+    rows and depthwise ones on a row kernel; the rest (padding modes, a forced
+    algorithm other than ``"direct"``, weights with NaN or Inf) run channels
+    first between two threaded transposes.
+
+    A functional call packs the weights on every call (inside the threads
+    that use them); for repeated calls on the same weights a layer object
+    (:class:`Conv2d` etc.) packs once and is faster on layers with big weights
+    and small images.
+
+    The epilogue ``activation(result + bias + residual)`` is applied to
+    each output tile as it is stored on the direct, GEMM and 1x1 paths, so the
+    output is written once; the other implementations apply it in one threaded
+    pass over their output.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastconv as fc
+    >>> x = np.ones((2, 4, 32), np.float32)            # (N, C_in, L)
+    >>> w = np.ones((8, 4, 5), np.float32)             # (C_out, C_in, k)
+    >>> fc.conv1d(x, w).shape
+    (2, 8, 28)
+    >>> fc.conv1d(x, w, padding="same", dilation=2, activation="relu").shape
+    (2, 8, 32)
+    >>> fc.conv1d(x, w[:, :2], stride=2, padding=((4, 0),), groups=2).shape
+    (2, 8, 16)
     """
     return _conv(1, x, weight, bias, stride, padding, dilation, groups, padding_mode,
                  algorithm, activation, out, residual, layout)
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           padding_mode="zeros", algorithm="auto", activation=None, residual=None, layout=None,
-           out=None):
-    """2-D cross-correlation of x (N, C_in, H, W) with weight (C_out, C_in/groups, kH, kW);
-    ``activation(conv + bias + residual)`` as in ``conv1d``.
+def conv2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
+           stride: IntOrTuple = 1, padding: Padding = 0, dilation: IntOrTuple = 1,
+           groups: int = 1, *, padding_mode: PaddingMode = "zeros",
+           algorithm: Algorithm = "auto", activation: Activation = None,
+           residual: ArrayLike | None = None, layout: Layout | None = None,
+           out: FloatArray | None = None) -> FloatArray:
+    """2-D convolution (cross-correlation, as in deep learning) of ``x`` with ``weight``.
 
-    ``algorithm="winograd"`` (3x3, stride 1, dilation 1; also chosen by "auto"
-    on big 3x3 layers and grouped ones with 8-32 channels per group) may spread a NaN or Inf of the input over its whole output
-    tile (up to 4x4); the other algorithms make an output non-finite exactly
-    where its receptive field does.
+    As ``torch.nn.functional.conv2d``, plus the fused epilogue; the result
+    keeps ``x``'s dtype::
+
+        out[n, o, p] = activation(bias[o] + residual[n, o, p] + sum over c, t
+                                  of weight[o, c, t] * xpad[n, c, p*stride + t*dilation])
+
+    summed over the input channels ``c`` of output channel ``o``'s group and
+    the kernel's taps ``t``; ``xpad`` is ``x`` padded.
+
+    Parameters
+    ----------
+    x : array_like
+        The input, ``(N, C_in, H, W)``, or unbatched without ``N`` (the result is
+        then unbatched too); ``(N, H, W, C_in)`` with ``layout="NHWC"``. float32 or
+        float64; any array-like (non-contiguous, negatively strided, a torch CPU
+        tensor) is accepted and copied only where the kernels need it.
+    weight : array_like
+        ``(C_out, C_in / groups, kH, kW)``, of ``x``'s dtype.
+    bias : array_like, optional
+        ``(C_out,)``, added to every output of its channel; of ``x``'s dtype.
+    stride : int or tuple of 2 ints, default 1
+        The step of the window; one int for every spatial dimension or one per
+        dimension, each >= 1.
+    padding : int, tuple or str, default 0
+        Zeros (or the ``padding_mode``'s values) added around the input. One of:
+
+        * an int: the same amount before and after every spatial dimension;
+        * a tuple of 2 ints: one amount per dimension, before and after;
+        * a tuple of 2 ``(before, after)`` pairs: asymmetric padding,
+          e.g. ``((1, 0), (2, 1))``;
+        * ``"valid"``: no padding;
+        * ``"same"``: the output's spatial size is ``ceil(in / stride)``; the
+          total padding is split evenly, an odd one's extra element at the end
+          (TensorFlow's rule; for stride 1 the output has the input's size, as
+          with PyTorch's ``"same"``).
+    dilation : int or tuple of 2 ints, default 1
+        The spacing between kernel taps (a dilated or "atrous" convolution), >= 1.
+    groups : int, default 1
+        Split the channels into this many independent groups; must divide
+        both ``C_in`` and ``C_out`` (``groups == C_in``: a depthwise
+        convolution).
+    padding_mode : {"zeros", "reflect", "replicate", "circular"}, default "zeros"
+        The values of the padding, as ``torch.nn.Conv2d`` defines them: zeros,
+        the input mirrored without repeating the edge (the padding must then be
+        smaller than the input), the edge repeated, or the input wrapped around
+        (padding at most the input's size). No padded copy of the input is made
+        for zeros on the direct paths.
+    algorithm : {"auto", "direct", "gemm", "winograd"}, default "auto"
+        ``"auto"`` lets fastconv choose, per layer, input size and CPU (see
+        Notes); ``"direct"``, ``"gemm"`` (an implicit GEMM on im2col panels) or
+        ``"winograd"`` force one. ``"winograd"`` needs a 3x3 kernel (2-D, or 3-D
+        with a 1x3x3 kernel) with stride 1 and dilation 1 along H and W; any
+        other problem asked for it is a ``ValueError``.
+    activation : str, tuple or None, default None
+        Applied to ``conv + bias + residual`` as each output is stored (the
+        fused epilogue):
+        ``None`` (the default), ``"relu"``, ``"relu6"``, ``"leaky_relu"``
+        (negative slope 0.01) or ``("leaky_relu", slope)``, ``"hardswish"``,
+        ``"sigmoid"``, ``"tanh"``, ``"silu"`` or ``"gelu"`` (the erf form), as
+        torch defines them; a NaN passes through each.
+    residual : array_like, optional
+        An array of the result's shape and dtype added before the activation
+        (a ResNet shortcut). It may be ``out`` itself, to accumulate in place.
+    layout : str, optional
+        ``None``, ``"NCHW"``, ``"NCL"``, ``"NCDHW"`` or ``"channels_first"``
+        (the default: channels first), or ``"NHWC"``, ``"NLC"``, ``"NDHWC"``
+        or ``"channels_last"``: ``x``, the residual and the result have their
+        channels last, ``(N, H, W, C_in)``. Case-insensitive; the weights
+        keep their shape either way.
+    out : numpy.ndarray, optional
+        A preallocated C-contiguous, writeable array of exactly the result's
+        shape and dtype, not overlapping an input: the result is written into
+        it and it is returned. Anything else is a ``ValueError`` and ``out`` is
+        left untouched.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, C_out, H_out, W_out)`` (or ``(N, H_out, W_out, C_out)`` channels last), of
+        ``x``'s dtype, where each output size is
+        ``(in + pad_before + pad_after - dilation * (k - 1) - 1) // stride + 1``:
+        a new array, or ``out``.
+
+    Raises
+    ------
+    TypeError
+        An array that is not float32 or float64 (fastconv never casts), or
+        ``x``, ``weight``, ``bias`` and ``residual`` not of one dtype.
+    ValueError
+        A shape that does not fit (wrong number of dims, channels that do not
+        match ``groups``, a kernel larger than the padded input), an argument
+        out of its range or not among its accepted forms, or a bad ``out``.
+        The message names the argument and the value it got.
+
+    See Also
+    --------
+    conv_plan : what this call runs, and why.
+    Conv2d : the same convolution as a layer object, weights packed once.
+
+    Notes
+    -----
+    ``algorithm="auto"`` chooses, in C, by the layer's shape, the input size
+    and the CPU: a depthwise kernel when ``groups == C_in``; SIMD direct
+    convolution for most dense layers (output channels in the vector, no
+    im2col, taps in the padding skipped); a kernel with pixels in the vector
+    for 1x1 layers of one group (the NCHW image is already the matrix); a
+    direct kernel with output pixels in the vector for grouped layers with
+    few output channels per group; an implicit GEMM for dense layers with few
+    output channels; and Winograd F(4x4, 3x3) (or F(2x2, 3x3) on small planes)
+    for 3x3 stride-1 layers with enough channels, and for grouped ones with 8
+    to 32 channels per group. ``conv_plan`` (or ``layer.plan``) tells which
+    implementation runs and why.
+
+    Every algorithm gives the same result within rounding (float64: 1e-10,
+    float32: 1e-4 of the output's scale; Winograd's float32 error is about
+    10-30 times the others', within 1e-3). Winograd may spread a NaN or Inf
+    of the input over its whole output tile (up to 4x4); the other algorithms
+    make an output non-finite exactly where its receptive field does. Pass
+    ``algorithm="direct"`` for exact NaN locality. NaN and Inf in the weights
+    propagate as in PyTorch on every path.
+
+    With ``layout="NHWC"``, dense and grouped convolutions with zero padding
+    run channels last in the direct tiles, 1x1 convolutions as a GEMM of pixel
+    rows and depthwise ones on a row kernel; the rest (padding modes, a forced
+    algorithm other than ``"direct"``, weights with NaN or Inf) run channels
+    first between two threaded transposes.
+
+    A functional call packs the weights on every call (inside the threads
+    that use them); for repeated calls on the same weights a layer object
+    (:class:`Conv2d` etc.) packs once and is faster on layers with big weights
+    and small images.
+
+    The epilogue ``activation(result + bias + residual)`` is applied to
+    each output tile as it is stored on the direct, GEMM and 1x1 paths, so the
+    output is written once; the other implementations apply it in one threaded
+    pass over their output.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastconv as fc
+    >>> x = np.ones((1, 3, 16, 16), np.float32)        # (N, C_in, H, W)
+    >>> w = np.ones((8, 3, 3, 3), np.float32)          # (C_out, C_in/groups, kH, kW)
+    >>> b = np.zeros(8, np.float32)
+    >>> fc.conv2d(x, w, b, padding=1).shape
+    (1, 8, 16, 16)
+    >>> fc.conv2d(x, w, stride=2, padding="same").shape
+    (1, 8, 8, 8)
+    >>> fc.conv2d(x, w, padding=((1, 0), (2, 1))).shape     # (before, after) per dim
+    (1, 8, 15, 17)
+
+    A corner output sees 2 x 2 of the 9 taps in each of the 3 channels:
+
+    >>> y = fc.conv2d(x, w, b, padding=1, activation="relu")
+    >>> float(y[0, 0, 0, 0]), float(y[0, 0, 5, 5])
+    (12.0, 27.0)
+
+    Padding modes, a forced algorithm, a fused residual, channels last:
+
+    >>> fc.conv2d(x, w, padding=2, padding_mode="reflect", dilation=2).shape
+    (1, 8, 16, 16)
+    >>> z = fc.conv2d(x, w, padding=1, algorithm="winograd", residual=y)
+    >>> round(float(z[0, 0, 5, 5]), 3)       # Winograd: exact within rounding
+    54.0
+    >>> fc.conv2d(x.transpose(0, 2, 3, 1), w, padding=1, layout="NHWC").shape
+    (1, 16, 16, 8)
+    >>> out = np.empty((1, 8, 14, 14), np.float32)
+    >>> fc.conv2d(x, w, out=out) is out
+    True
     """
     return _conv(2, x, weight, bias, stride, padding, dilation, groups, padding_mode,
                  algorithm, activation, out, residual, layout)
 
 
-def conv3d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           padding_mode="zeros", algorithm="auto", activation=None, residual=None, layout=None,
-           out=None):
-    """3-D cross-correlation of x (N, C_in, D, H, W) with weight (C_out, C_in/groups, kD, kH, kW);
-    ``activation(conv + bias + residual)`` as in ``conv1d``."""
+def conv3d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
+           stride: IntOrTuple = 1, padding: Padding = 0, dilation: IntOrTuple = 1,
+           groups: int = 1, *, padding_mode: PaddingMode = "zeros",
+           algorithm: Algorithm = "auto", activation: Activation = None,
+           residual: ArrayLike | None = None, layout: Layout | None = None,
+           out: FloatArray | None = None) -> FloatArray:
+    """3-D convolution (cross-correlation, as in deep learning) of ``x`` with ``weight``.
+
+    As ``torch.nn.functional.conv3d``, plus the fused epilogue; the result
+    keeps ``x``'s dtype::
+
+        out[n, o, p] = activation(bias[o] + residual[n, o, p] + sum over c, t
+                                  of weight[o, c, t] * xpad[n, c, p*stride + t*dilation])
+
+    summed over the input channels ``c`` of output channel ``o``'s group and
+    the kernel's taps ``t``; ``xpad`` is ``x`` padded.
+
+    Parameters
+    ----------
+    x : array_like
+        The input, ``(N, C_in, D, H, W)``, or unbatched without ``N`` (the result is
+        then unbatched too); ``(N, D, H, W, C_in)`` with ``layout="NDHWC"``. float32
+        or float64; any array-like (non-contiguous, negatively strided, a torch CPU
+        tensor) is accepted and copied only where the kernels need it.
+    weight : array_like
+        ``(C_out, C_in / groups, kD, kH, kW)``, of ``x``'s dtype.
+    bias : array_like, optional
+        ``(C_out,)``, added to every output of its channel; of ``x``'s dtype.
+    stride : int or tuple of 3 ints, default 1
+        The step of the window; one int for every spatial dimension or one per
+        dimension, each >= 1.
+    padding : int, tuple or str, default 0
+        Zeros (or the ``padding_mode``'s values) added around the input. One of:
+
+        * an int: the same amount before and after every spatial dimension;
+        * a tuple of 3 ints: one amount per dimension, before and after;
+        * a tuple of 3 ``(before, after)`` pairs: asymmetric padding,
+          e.g. ``((0, 0), (1, 0), (2, 1))``;
+        * ``"valid"``: no padding;
+        * ``"same"``: the output's spatial size is ``ceil(in / stride)``; the
+          total padding is split evenly, an odd one's extra element at the end
+          (TensorFlow's rule; for stride 1 the output has the input's size, as
+          with PyTorch's ``"same"``).
+    dilation : int or tuple of 3 ints, default 1
+        The spacing between kernel taps (a dilated or "atrous" convolution), >= 1.
+    groups : int, default 1
+        Split the channels into this many independent groups; must divide
+        both ``C_in`` and ``C_out`` (``groups == C_in``: a depthwise
+        convolution).
+    padding_mode : {"zeros", "reflect", "replicate", "circular"}, default "zeros"
+        The values of the padding, as ``torch.nn.Conv2d`` defines them: zeros,
+        the input mirrored without repeating the edge (the padding must then be
+        smaller than the input), the edge repeated, or the input wrapped around
+        (padding at most the input's size). No padded copy of the input is made
+        for zeros on the direct paths.
+    algorithm : {"auto", "direct", "gemm", "winograd"}, default "auto"
+        ``"auto"`` lets fastconv choose, per layer, input size and CPU (see
+        Notes); ``"direct"``, ``"gemm"`` (an implicit GEMM on im2col panels) or
+        ``"winograd"`` force one. ``"winograd"`` needs a 3x3 kernel (2-D, or 3-D
+        with a 1x3x3 kernel) with stride 1 and dilation 1 along H and W; any
+        other problem asked for it is a ``ValueError``.
+    activation : str, tuple or None, default None
+        Applied to ``conv + bias + residual`` as each output is stored (the
+        fused epilogue):
+        ``None`` (the default), ``"relu"``, ``"relu6"``, ``"leaky_relu"``
+        (negative slope 0.01) or ``("leaky_relu", slope)``, ``"hardswish"``,
+        ``"sigmoid"``, ``"tanh"``, ``"silu"`` or ``"gelu"`` (the erf form), as
+        torch defines them; a NaN passes through each.
+    residual : array_like, optional
+        An array of the result's shape and dtype added before the activation
+        (a ResNet shortcut). It may be ``out`` itself, to accumulate in place.
+    layout : str, optional
+        ``None``, ``"NCHW"``, ``"NCL"``, ``"NCDHW"`` or ``"channels_first"``
+        (the default: channels first), or ``"NHWC"``, ``"NLC"``, ``"NDHWC"``
+        or ``"channels_last"``: ``x``, the residual and the result have their
+        channels last, ``(N, D, H, W, C_in)``. Case-insensitive; the weights
+        keep their shape either way.
+    out : numpy.ndarray, optional
+        A preallocated C-contiguous, writeable array of exactly the result's
+        shape and dtype, not overlapping an input: the result is written into
+        it and it is returned. Anything else is a ``ValueError`` and ``out`` is
+        left untouched.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, C_out, D_out, H_out, W_out)`` (or ``(N, D_out, H_out, W_out, C_out)``
+        channels last), of ``x``'s dtype, where each output size is ``(in +
+        pad_before + pad_after - dilation * (k - 1) - 1) // stride + 1``: a new
+        array, or ``out``.
+
+    Raises
+    ------
+    TypeError
+        An array that is not float32 or float64 (fastconv never casts), or
+        ``x``, ``weight``, ``bias`` and ``residual`` not of one dtype.
+    ValueError
+        A shape that does not fit (wrong number of dims, channels that do not
+        match ``groups``, a kernel larger than the padded input), an argument
+        out of its range or not among its accepted forms, or a bad ``out``.
+        The message names the argument and the value it got.
+
+    See Also
+    --------
+    conv_plan : what this call runs, and why.
+    Conv3d : the same convolution as a layer object, weights packed once.
+
+    Notes
+    -----
+    ``algorithm="auto"`` chooses, in C, by the layer's shape, the input size
+    and the CPU: a depthwise kernel when ``groups == C_in``; SIMD direct
+    convolution for most dense layers (output channels in the vector, no
+    im2col, taps in the padding skipped); a kernel with pixels in the vector
+    for 1x1 layers of one group (the NCHW image is already the matrix); a
+    direct kernel with output pixels in the vector for grouped layers with
+    few output channels per group; an implicit GEMM for dense layers with few
+    output channels; and Winograd F(4x4, 3x3) (or F(2x2, 3x3) on small planes)
+    for 3x3 stride-1 layers with enough channels, and for grouped ones with 8
+    to 32 channels per group. ``conv_plan`` (or ``layer.plan``) tells which
+    implementation runs and why.
+
+    Every algorithm gives the same result within rounding (float64: 1e-10,
+    float32: 1e-4 of the output's scale; Winograd's float32 error is about
+    10-30 times the others', within 1e-3). Winograd may spread a NaN or Inf
+    of the input over its whole output tile (up to 4x4); the other algorithms
+    make an output non-finite exactly where its receptive field does. Pass
+    ``algorithm="direct"`` for exact NaN locality. NaN and Inf in the weights
+    propagate as in PyTorch on every path.
+
+    With ``layout="NHWC"``, dense and grouped convolutions with zero padding
+    run channels last in the direct tiles, 1x1 convolutions as a GEMM of pixel
+    rows and depthwise ones on a row kernel; the rest (padding modes, a forced
+    algorithm other than ``"direct"``, weights with NaN or Inf) run channels
+    first between two threaded transposes.
+
+    A functional call packs the weights on every call (inside the threads
+    that use them); for repeated calls on the same weights a layer object
+    (:class:`Conv2d` etc.) packs once and is faster on layers with big weights
+    and small images.
+
+    The epilogue ``activation(result + bias + residual)`` is applied to
+    each output tile as it is stored on the direct, GEMM and 1x1 paths, so the
+    output is written once; the other implementations apply it in one threaded
+    pass over their output.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastconv as fc
+    >>> x = np.ones((1, 4, 8, 16, 16), np.float32)     # (N, C_in, D, H, W)
+    >>> w = np.ones((8, 4, 3, 3, 3), np.float32)       # (C_out, C_in, kD, kH, kW)
+    >>> fc.conv3d(x, w, padding=1).shape
+    (1, 8, 8, 16, 16)
+    >>> fc.conv3d(x, w, stride=(1, 2, 2), padding=(0, 1, 1), activation="silu").shape
+    (1, 8, 6, 8, 8)
+    >>> fc.conv3d(x[0], w, padding="same").shape       # unbatched in, unbatched out
+    (8, 8, 16, 16)
+    """
     return _conv(3, x, weight, bias, stride, padding, dilation, groups, padding_mode,
                  algorithm, activation, out, residual, layout)
 
@@ -132,25 +645,346 @@ def _conv_transpose(nd, x, weight, bias, stride, padding, output_padding, groups
     return y
 
 
-def conv_transpose1d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                     dilation=1, *, activation=None, residual=None, layout=None, out=None):
-    """Transposed 1-D convolution; weight (C_in, C_out/groups, k); the epilogue as ``conv1d``'s."""
+def conv_transpose1d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
+                     stride: IntOrTuple = 1, padding: Padding = 0,
+                     output_padding: IntOrTuple = 0, groups: int = 1,
+                     dilation: IntOrTuple = 1, *, activation: Activation = None,
+                     residual: ArrayLike | None = None, layout: Layout | None = None,
+                     out: FloatArray | None = None) -> FloatArray:
+    """Transposed 1-D convolution ("deconvolution": the gradient of conv1d with
+    respect to its input), as ``torch.nn.functional.conv_transpose1d``.
+
+    Each input value scatters ``weight``'s taps, scaled by it, into the output at
+    ``stride`` steps; then the fused epilogue
+    ``activation(result + bias + residual)`` as in :func:`conv2d`.
+
+    Parameters
+    ----------
+    x : array_like
+        The input, ``(N, C_in, L)``, or unbatched without ``N`` (the result is then
+        unbatched too); ``(N, L, C_in)`` with ``layout="NLC"``. float32 or float64;
+        any array-like (non-contiguous, negatively strided, a torch CPU tensor) is
+        accepted and copied only where the kernels need it.
+    weight : array_like
+        ``(C_in, C_out / groups, k)``: the input channels first, as torch
+        keeps them.
+    bias : array_like, optional
+        ``(C_out,)``, added to every output of its channel; of ``x``'s dtype.
+    stride : int or tuple of 1 int, default 1
+        The upsampling factor; one int for every spatial dimension or one per
+        dimension, each >= 1.
+    padding : int, tuple or str, default 0
+        Zeros (or the ``padding_mode``'s values) added around the input. One of:
+
+        * an int: the same amount before and after every spatial dimension;
+        * a tuple of 1 int: one amount per dimension, before and after;
+        * a tuple of 1 ``(before, after)`` pairs: asymmetric padding,
+          e.g. ``((1, 0),)``;
+        * ``"valid"``: no padding.
+
+        ``"same"`` is not accepted (a ``ValueError``). The padding removes that
+        many outputs at each end (torch's meaning).
+    output_padding : int or tuple of 1 int, default 0
+        Extra outputs at the end of each dimension, to reach a size that
+        several inputs sizes map to at this stride; each must be smaller than
+        the stride or the dilation of its dimension (PyTorch's rule).
+    groups : int, default 1
+        Independent groups; must divide ``C_in``.
+    dilation : int or tuple of 1 int, default 1
+        The spacing between kernel taps (a dilated or "atrous" convolution), >= 1.
+    activation : str, tuple or None, default None
+        Applied to ``conv + bias + residual`` as each output is stored (the
+        fused epilogue):
+        ``None`` (the default), ``"relu"``, ``"relu6"``, ``"leaky_relu"``
+        (negative slope 0.01) or ``("leaky_relu", slope)``, ``"hardswish"``,
+        ``"sigmoid"``, ``"tanh"``, ``"silu"`` or ``"gelu"`` (the erf form), as
+        torch defines them; a NaN passes through each.
+    residual : array_like, optional
+        An array of the result's shape and dtype added before the activation
+        (a ResNet shortcut). It may be ``out`` itself, to accumulate in place.
+    layout : str, optional
+        ``None``, ``"NCHW"``, ``"NCL"``, ``"NCDHW"`` or ``"channels_first"``
+        (the default: channels first), or ``"NHWC"``, ``"NLC"``, ``"NDHWC"``
+        or ``"channels_last"``: ``x``, the residual and the result have their
+        channels last, ``(N, L, C_in)``. Case-insensitive; the weights
+        keep their shape either way.
+    out : numpy.ndarray, optional
+        A preallocated C-contiguous, writeable array of exactly the result's
+        shape and dtype, not overlapping an input: the result is written into
+        it and it is returned. Anything else is a ``ValueError`` and ``out`` is
+        left untouched.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, C_out, L_out)`` (or channels last), of ``x``'s dtype, each
+        size ``(in - 1) * stride - pad_before - pad_after + dilation * (k - 1) +
+        output_padding + 1``.
+
+    Raises
+    ------
+    TypeError
+        An array that is not float32 or float64 (fastconv never casts), or
+        ``x``, ``weight``, ``bias`` and ``residual`` not of one dtype.
+    ValueError
+        A shape that does not fit (wrong number of dims, channels that do not
+        match ``groups``, a kernel larger than the padded input), an argument
+        out of its range or not among its accepted forms, or a bad ``out``.
+        The message names the argument and the value it got.
+
+    See Also
+    --------
+    ConvTranspose1d : the same as a layer object, weights packed once.
+
+    Notes
+    -----
+    With at least 4 output channels per group the result is computed as
+    ``stride ** 1`` dense stride-1 convolutions of the input, one per output
+    phase, on the direct convolution's register tiles: each output written once,
+    no col2im scatter, no multiplication by inserted zeros. Fewer output
+    channels per group use a GEMM and col2im, or direct loops. Channels last
+    runs channels first between two threaded transposes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastconv as fc
+    >>> x = np.ones((1, 8, 10), np.float32)
+    >>> w = np.ones((8, 4, 4), np.float32)             # (C_in, C_out, k)
+    >>> fc.conv_transpose1d(x, w, stride=2, padding=1).shape
+    (1, 4, 20)
+    """
     return _conv_transpose(1, x, weight, bias, stride, padding, output_padding, groups,
                            dilation, activation, out, residual, layout)
 
 
-def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                     dilation=1, *, activation=None, residual=None, layout=None, out=None):
-    """Transposed 2-D convolution ("deconvolution"); weight (C_in, C_out/groups, kH, kW);
-    the epilogue as ``conv1d``'s."""
+def conv_transpose2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
+                     stride: IntOrTuple = 1, padding: Padding = 0,
+                     output_padding: IntOrTuple = 0, groups: int = 1,
+                     dilation: IntOrTuple = 1, *, activation: Activation = None,
+                     residual: ArrayLike | None = None, layout: Layout | None = None,
+                     out: FloatArray | None = None) -> FloatArray:
+    """Transposed 2-D convolution ("deconvolution": the gradient of conv2d with
+    respect to its input), as ``torch.nn.functional.conv_transpose2d``.
+
+    Each input value scatters ``weight``'s taps, scaled by it, into the output at
+    ``stride`` steps; then the fused epilogue
+    ``activation(result + bias + residual)`` as in :func:`conv2d`.
+
+    Parameters
+    ----------
+    x : array_like
+        The input, ``(N, C_in, H, W)``, or unbatched without ``N`` (the result is
+        then unbatched too); ``(N, H, W, C_in)`` with ``layout="NHWC"``. float32 or
+        float64; any array-like (non-contiguous, negatively strided, a torch CPU
+        tensor) is accepted and copied only where the kernels need it.
+    weight : array_like
+        ``(C_in, C_out / groups, kH, kW)``: the input channels first, as torch
+        keeps them.
+    bias : array_like, optional
+        ``(C_out,)``, added to every output of its channel; of ``x``'s dtype.
+    stride : int or tuple of 2 ints, default 1
+        The upsampling factor; one int for every spatial dimension or one per
+        dimension, each >= 1.
+    padding : int, tuple or str, default 0
+        Zeros (or the ``padding_mode``'s values) added around the input. One of:
+
+        * an int: the same amount before and after every spatial dimension;
+        * a tuple of 2 ints: one amount per dimension, before and after;
+        * a tuple of 2 ``(before, after)`` pairs: asymmetric padding,
+          e.g. ``((1, 0), (2, 1))``;
+        * ``"valid"``: no padding.
+
+        ``"same"`` is not accepted (a ``ValueError``). The padding removes that
+        many outputs at each end (torch's meaning).
+    output_padding : int or tuple of 2 ints, default 0
+        Extra outputs at the end of each dimension, to reach a size that
+        several inputs sizes map to at this stride; each must be smaller than
+        the stride or the dilation of its dimension (PyTorch's rule).
+    groups : int, default 1
+        Independent groups; must divide ``C_in``.
+    dilation : int or tuple of 2 ints, default 1
+        The spacing between kernel taps (a dilated or "atrous" convolution), >= 1.
+    activation : str, tuple or None, default None
+        Applied to ``conv + bias + residual`` as each output is stored (the
+        fused epilogue):
+        ``None`` (the default), ``"relu"``, ``"relu6"``, ``"leaky_relu"``
+        (negative slope 0.01) or ``("leaky_relu", slope)``, ``"hardswish"``,
+        ``"sigmoid"``, ``"tanh"``, ``"silu"`` or ``"gelu"`` (the erf form), as
+        torch defines them; a NaN passes through each.
+    residual : array_like, optional
+        An array of the result's shape and dtype added before the activation
+        (a ResNet shortcut). It may be ``out`` itself, to accumulate in place.
+    layout : str, optional
+        ``None``, ``"NCHW"``, ``"NCL"``, ``"NCDHW"`` or ``"channels_first"``
+        (the default: channels first), or ``"NHWC"``, ``"NLC"``, ``"NDHWC"``
+        or ``"channels_last"``: ``x``, the residual and the result have their
+        channels last, ``(N, H, W, C_in)``. Case-insensitive; the weights
+        keep their shape either way.
+    out : numpy.ndarray, optional
+        A preallocated C-contiguous, writeable array of exactly the result's
+        shape and dtype, not overlapping an input: the result is written into
+        it and it is returned. Anything else is a ``ValueError`` and ``out`` is
+        left untouched.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, C_out, H_out, W_out)`` (or channels last), of ``x``'s dtype, each
+        size ``(in - 1) * stride - pad_before - pad_after + dilation * (k - 1) +
+        output_padding + 1``.
+
+    Raises
+    ------
+    TypeError
+        An array that is not float32 or float64 (fastconv never casts), or
+        ``x``, ``weight``, ``bias`` and ``residual`` not of one dtype.
+    ValueError
+        A shape that does not fit (wrong number of dims, channels that do not
+        match ``groups``, a kernel larger than the padded input), an argument
+        out of its range or not among its accepted forms, or a bad ``out``.
+        The message names the argument and the value it got.
+
+    See Also
+    --------
+    ConvTranspose2d : the same as a layer object, weights packed once.
+
+    Notes
+    -----
+    With at least 4 output channels per group the result is computed as
+    ``stride ** 2`` dense stride-1 convolutions of the input, one per output
+    phase, on the direct convolution's register tiles: each output written once,
+    no col2im scatter, no multiplication by inserted zeros. Fewer output
+    channels per group use a GEMM and col2im, or direct loops. Channels last
+    runs channels first between two threaded transposes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastconv as fc
+    >>> x = np.ones((1, 8, 8, 8), np.float32)          # (N, C_in, H, W)
+    >>> w = np.ones((8, 4, 4, 4), np.float32)          # (C_in, C_out/groups, kH, kW)
+    >>> fc.conv_transpose2d(x, w, stride=2, padding=1).shape     # DCGAN's 2x upsampling
+    (1, 4, 16, 16)
+    >>> fc.conv_transpose2d(x, w[:, :, :3, :3], stride=2, padding=1, output_padding=1).shape
+    (1, 4, 16, 16)
+    >>> fc.conv_transpose2d(x.transpose(0, 2, 3, 1), w, stride=2, padding=1,
+    ...                     layout="NHWC").shape
+    (1, 16, 16, 4)
+    """
     return _conv_transpose(2, x, weight, bias, stride, padding, output_padding, groups,
                            dilation, activation, out, residual, layout)
 
 
-def conv_transpose3d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                     dilation=1, *, activation=None, residual=None, layout=None, out=None):
-    """Transposed 3-D convolution; weight (C_in, C_out/groups, kD, kH, kW); the epilogue as
-    ``conv1d``'s."""
+def conv_transpose3d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
+                     stride: IntOrTuple = 1, padding: Padding = 0,
+                     output_padding: IntOrTuple = 0, groups: int = 1,
+                     dilation: IntOrTuple = 1, *, activation: Activation = None,
+                     residual: ArrayLike | None = None, layout: Layout | None = None,
+                     out: FloatArray | None = None) -> FloatArray:
+    """Transposed 3-D convolution ("deconvolution": the gradient of conv3d with
+    respect to its input), as ``torch.nn.functional.conv_transpose3d``.
+
+    Each input value scatters ``weight``'s taps, scaled by it, into the output at
+    ``stride`` steps; then the fused epilogue
+    ``activation(result + bias + residual)`` as in :func:`conv2d`.
+
+    Parameters
+    ----------
+    x : array_like
+        The input, ``(N, C_in, D, H, W)``, or unbatched without ``N`` (the result is
+        then unbatched too); ``(N, D, H, W, C_in)`` with ``layout="NDHWC"``. float32
+        or float64; any array-like (non-contiguous, negatively strided, a torch CPU
+        tensor) is accepted and copied only where the kernels need it.
+    weight : array_like
+        ``(C_in, C_out / groups, kD, kH, kW)``: the input channels first, as torch
+        keeps them.
+    bias : array_like, optional
+        ``(C_out,)``, added to every output of its channel; of ``x``'s dtype.
+    stride : int or tuple of 3 ints, default 1
+        The upsampling factor; one int for every spatial dimension or one per
+        dimension, each >= 1.
+    padding : int, tuple or str, default 0
+        Zeros (or the ``padding_mode``'s values) added around the input. One of:
+
+        * an int: the same amount before and after every spatial dimension;
+        * a tuple of 3 ints: one amount per dimension, before and after;
+        * a tuple of 3 ``(before, after)`` pairs: asymmetric padding,
+          e.g. ``((0, 0), (1, 0), (2, 1))``;
+        * ``"valid"``: no padding.
+
+        ``"same"`` is not accepted (a ``ValueError``). The padding removes that
+        many outputs at each end (torch's meaning).
+    output_padding : int or tuple of 3 ints, default 0
+        Extra outputs at the end of each dimension, to reach a size that
+        several inputs sizes map to at this stride; each must be smaller than
+        the stride or the dilation of its dimension (PyTorch's rule).
+    groups : int, default 1
+        Independent groups; must divide ``C_in``.
+    dilation : int or tuple of 3 ints, default 1
+        The spacing between kernel taps (a dilated or "atrous" convolution), >= 1.
+    activation : str, tuple or None, default None
+        Applied to ``conv + bias + residual`` as each output is stored (the
+        fused epilogue):
+        ``None`` (the default), ``"relu"``, ``"relu6"``, ``"leaky_relu"``
+        (negative slope 0.01) or ``("leaky_relu", slope)``, ``"hardswish"``,
+        ``"sigmoid"``, ``"tanh"``, ``"silu"`` or ``"gelu"`` (the erf form), as
+        torch defines them; a NaN passes through each.
+    residual : array_like, optional
+        An array of the result's shape and dtype added before the activation
+        (a ResNet shortcut). It may be ``out`` itself, to accumulate in place.
+    layout : str, optional
+        ``None``, ``"NCHW"``, ``"NCL"``, ``"NCDHW"`` or ``"channels_first"``
+        (the default: channels first), or ``"NHWC"``, ``"NLC"``, ``"NDHWC"``
+        or ``"channels_last"``: ``x``, the residual and the result have their
+        channels last, ``(N, D, H, W, C_in)``. Case-insensitive; the weights
+        keep their shape either way.
+    out : numpy.ndarray, optional
+        A preallocated C-contiguous, writeable array of exactly the result's
+        shape and dtype, not overlapping an input: the result is written into
+        it and it is returned. Anything else is a ``ValueError`` and ``out`` is
+        left untouched.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, C_out, D_out, H_out, W_out)`` (or channels last), of ``x``'s dtype,
+        each size ``(in - 1) * stride - pad_before - pad_after + dilation * (k - 1)
+        + output_padding + 1``.
+
+    Raises
+    ------
+    TypeError
+        An array that is not float32 or float64 (fastconv never casts), or
+        ``x``, ``weight``, ``bias`` and ``residual`` not of one dtype.
+    ValueError
+        A shape that does not fit (wrong number of dims, channels that do not
+        match ``groups``, a kernel larger than the padded input), an argument
+        out of its range or not among its accepted forms, or a bad ``out``.
+        The message names the argument and the value it got.
+
+    See Also
+    --------
+    ConvTranspose3d : the same as a layer object, weights packed once.
+
+    Notes
+    -----
+    With at least 4 output channels per group the result is computed as
+    ``stride ** 3`` dense stride-1 convolutions of the input, one per output
+    phase, on the direct convolution's register tiles: each output written once,
+    no col2im scatter, no multiplication by inserted zeros. Fewer output
+    channels per group use a GEMM and col2im, or direct loops. Channels last
+    runs channels first between two threaded transposes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastconv as fc
+    >>> x = np.ones((1, 8, 4, 8, 8), np.float32)
+    >>> w = np.ones((8, 4, 2, 2, 2), np.float32)       # (C_in, C_out, kD, kH, kW)
+    >>> fc.conv_transpose3d(x, w, stride=2).shape
+    (1, 4, 8, 16, 16)
+    """
     return _conv_transpose(3, x, weight, bias, stride, padding, output_padding, groups,
                            dilation, activation, out, residual, layout)
 
@@ -166,9 +1000,104 @@ def _channels(x, nd=2, lay=0):
     return shape[-1] if lay else shape[-nd - 1]
 
 
-def depthwise_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, *,
-                     activation=None, residual=None, layout=None, out=None):
-    """Depthwise 2-D convolution: weight (C*m, 1, kH, kW), i.e. conv2d with groups=C."""
+def depthwise_conv2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
+                     stride: IntOrTuple = 1, padding: Padding = 0, dilation: IntOrTuple = 1,
+                     *, activation: Activation = None, residual: ArrayLike | None = None,
+                     layout: Layout | None = None, out: FloatArray | None = None
+                     ) -> FloatArray:
+    """Depthwise 2-D convolution: every channel filtered by its own kernel(s),
+    i.e. :func:`conv2d` with ``groups=C``.
+
+    Parameters
+    ----------
+    x : array_like
+        The input, ``(N, C, H, W)``, or unbatched without ``N`` (the result is then
+        unbatched too); ``(N, H, W, C)`` with ``layout="NHWC"``. float32 or float64;
+        any array-like (non-contiguous, negatively strided, a torch CPU tensor) is
+        accepted and copied only where the kernels need it.
+    weight : array_like
+        ``(C * m, 1, kH, kW)``: ``m`` filters per input channel (the depth
+        multiplier, usually 1); output channel ``o`` reads input channel
+        ``o // m``.
+    bias : array_like, optional
+        ``(C * m,)``, added to every output of its channel; of ``x``'s dtype.
+    stride : int or tuple of 2 ints, default 1
+        The step of the window; one int for every spatial dimension or one per
+        dimension, each >= 1.
+    padding : int, tuple or str, default 0
+        Zeros (or the ``padding_mode``'s values) added around the input. One of:
+
+        * an int: the same amount before and after every spatial dimension;
+        * a tuple of 2 ints: one amount per dimension, before and after;
+        * a tuple of 2 ``(before, after)`` pairs: asymmetric padding,
+          e.g. ``((1, 0), (2, 1))``;
+        * ``"valid"``: no padding;
+        * ``"same"``: the output's spatial size is ``ceil(in / stride)``; the
+          total padding is split evenly, an odd one's extra element at the end
+          (TensorFlow's rule; for stride 1 the output has the input's size, as
+          with PyTorch's ``"same"``).
+    dilation : int or tuple of 2 ints, default 1
+        The spacing between kernel taps (a dilated or "atrous" convolution), >= 1.
+    activation : str, tuple or None, default None
+        Applied to ``conv + bias + residual`` as each output is stored (the
+        fused epilogue):
+        ``None`` (the default), ``"relu"``, ``"relu6"``, ``"leaky_relu"``
+        (negative slope 0.01) or ``("leaky_relu", slope)``, ``"hardswish"``,
+        ``"sigmoid"``, ``"tanh"``, ``"silu"`` or ``"gelu"`` (the erf form), as
+        torch defines them; a NaN passes through each.
+    residual : array_like, optional
+        An array of the result's shape and dtype added before the activation
+        (a ResNet shortcut). It may be ``out`` itself, to accumulate in place.
+    layout : str, optional
+        ``None``, ``"NCHW"``, ``"NCL"``, ``"NCDHW"`` or ``"channels_first"``
+        (the default: channels first), or ``"NHWC"``, ``"NLC"``, ``"NDHWC"``
+        or ``"channels_last"``: ``x``, the residual and the result have their
+        channels last, ``(N, H, W, C_in)``. Case-insensitive; the weights
+        keep their shape either way.
+    out : numpy.ndarray, optional
+        A preallocated C-contiguous, writeable array of exactly the result's
+        shape and dtype, not overlapping an input: the result is written into
+        it and it is returned. Anything else is a ``ValueError`` and ``out`` is
+        left untouched.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, C * m, H_out, W_out)`` (or channels last), as :func:`conv2d`.
+
+    Raises
+    ------
+    TypeError
+        An array that is not float32 or float64 (fastconv never casts), or
+        ``x``, ``weight``, ``bias`` and ``residual`` not of one dtype.
+    ValueError
+        A shape that does not fit (wrong number of dims, a weight not
+        ``(C * m, 1, kH, kW)``, a kernel larger than the padded input), an argument
+        out of its range or not among its accepted forms, or a bad ``out``.
+        The message names the argument and the value it got.
+
+    Notes
+    -----
+    Runs on the depthwise kernels: SIMD across 16 channels (AVX-512) or 8
+    (AVX2), each strip of rows transposed into a zero-padded tile in cache and
+    back; SIMD across pixels when there are fewer than 4 channels and for
+    stride-1 3x3 layers on long rows. Channels last: a row kernel with the
+    channels in the vector. Zero padding only (use :func:`conv2d` with
+    ``groups=C`` for the other padding modes).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastconv as fc
+    >>> x = np.ones((1, 32, 28, 28), np.float32)
+    >>> w = np.ones((32, 1, 3, 3), np.float32)
+    >>> fc.depthwise_conv2d(x, w, stride=2, padding=1, activation="relu6").shape
+    (1, 32, 14, 14)
+    >>> float(fc.depthwise_conv2d(x, w, padding=1, activation="relu6")[0, 0, 5, 5])
+    6.0
+    >>> fc.depthwise_conv2d(x, np.ones((64, 1, 3, 3), np.float32)).shape   # m = 2
+    (1, 64, 26, 26)
+    """
     C = _channels(x, 2, _args.layout_arg(layout))
     wshape = np.shape(weight)
     if len(wshape) != 4 or wshape[1] != 1 or C == 0 or wshape[0] % C:
@@ -188,22 +1117,191 @@ def _pointwise_weight(weight, name="weight"):
     return w
 
 
-def pointwise_conv2d(x, weight, bias=None, *, activation=None, residual=None, layout=None,
-                     out=None):
-    """1x1 convolution: weight (C_out, C_in) or (C_out, C_in, 1, 1); a GEMM per image."""
+def pointwise_conv2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None, *,
+                     activation: Activation = None, residual: ArrayLike | None = None,
+                     layout: Layout | None = None, out: FloatArray | None = None
+                     ) -> FloatArray:
+    """1x1 convolution: a matrix product of ``weight`` with every image's
+    ``(C_in, H*W)`` pixels, then the fused epilogue.
+
+    Parameters
+    ----------
+    x : array_like
+        The input, ``(N, C_in, H, W)``, or unbatched without ``N`` (the result is
+        then unbatched too); ``(N, H, W, C_in)`` with ``layout="NHWC"``. float32 or
+        float64; any array-like (non-contiguous, negatively strided, a torch CPU
+        tensor) is accepted and copied only where the kernels need it.
+    weight : array_like
+        ``(C_out, C_in)`` or ``(C_out, C_in, 1, 1)``.
+    bias : array_like, optional
+        ``(C_out,)``, added to every output of its channel; of ``x``'s dtype.
+    activation : str, tuple or None, default None
+        Applied to ``conv + bias + residual`` as each output is stored (the
+        fused epilogue):
+        ``None`` (the default), ``"relu"``, ``"relu6"``, ``"leaky_relu"``
+        (negative slope 0.01) or ``("leaky_relu", slope)``, ``"hardswish"``,
+        ``"sigmoid"``, ``"tanh"``, ``"silu"`` or ``"gelu"`` (the erf form), as
+        torch defines them; a NaN passes through each.
+    residual : array_like, optional
+        An array of the result's shape and dtype added before the activation
+        (a ResNet shortcut). It may be ``out`` itself, to accumulate in place.
+    layout : str, optional
+        ``None``, ``"NCHW"``, ``"NCL"``, ``"NCDHW"`` or ``"channels_first"``
+        (the default: channels first), or ``"NHWC"``, ``"NLC"``, ``"NDHWC"``
+        or ``"channels_last"``: ``x``, the residual and the result have their
+        channels last, ``(N, H, W, C_in)``. Case-insensitive; the weights
+        keep their shape either way.
+    out : numpy.ndarray, optional
+        A preallocated C-contiguous, writeable array of exactly the result's
+        shape and dtype, not overlapping an input: the result is written into
+        it and it is returned. Anything else is a ``ValueError`` and ``out`` is
+        left untouched.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, C_out, H, W)`` (or ``(N, H, W, C_out)``), of ``x``'s dtype.
+
+    Raises
+    ------
+    TypeError
+        An array that is not float32 or float64 (fastconv never casts), or
+        ``x``, ``weight``, ``bias`` and ``residual`` not of one dtype.
+    ValueError
+        A shape that does not fit (wrong number of dims, a weight not
+        ``(C_out, C_in)`` or ``(C_out, C_in, 1, 1)``), an argument
+        out of its range or not among its accepted forms, or a bad ``out``.
+        The message names the argument and the value it got.
+
+    Notes
+    -----
+    Channels first, the image already is the matrix: tiles of output channels
+    by pixels on the weights as given, nothing packed, so the functional call
+    costs what a layer object's does. Channels last: a GEMM of pixel rows on
+    packed weights. Outputs of 8 MiB and more are stored past the caches.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastconv as fc
+    >>> x = np.ones((2, 16, 7, 7), np.float32)
+    >>> w = np.full((32, 16), 0.5, np.float32)
+    >>> y = fc.pointwise_conv2d(x, w, np.ones(32, np.float32), activation="relu")
+    >>> y.shape, float(y[0, 0, 0, 0])
+    ((2, 32, 7, 7), 9.0)
+    """
     w = _pointwise_weight(weight)
     return conv2d(x, w.reshape(w.shape + (1, 1)), bias, activation=activation, residual=residual,
                   layout=layout, out=out)
 
 
-def separable_conv2d(x, row, col, bias=None, stride=1, padding=0, *, padding_mode="zeros",
-                     activation=None, residual=None, layout=None, out=None):
-    """Spatially separable filter: channel c is filtered by outer(col[c], row[c]).
+def separable_conv2d(x: ArrayLike, row: ArrayLike, col: ArrayLike,
+                     bias: ArrayLike | None = None, stride: IntOrTuple = 1,
+                     padding: Padding = 0, *, padding_mode: PaddingMode = "zeros",
+                     activation: Activation = None, residual: ArrayLike | None = None,
+                     layout: Layout | None = None, out: FloatArray | None = None
+                     ) -> FloatArray:
+    """Spatially separable filter: channel ``c`` is filtered by the 2-D kernel
+    ``outer(col[c], row[c])``, computed as two 1-D passes (``kH + kW`` taps per
+    output instead of ``kH * kW``).
 
-    row (kW,) or (C, kW), col (kH,) or (C, kH); a 1-D kernel is shared by all
-    channels.  Computed as two 1-D passes (vertical, then horizontal), without a
-    padded copy of the input for any padding mode.  ``layout="NHWC"``: x and
-    the result channels last.
+    Image filters (Gaussian blur, Sobel, box filters) are separable; every
+    channel keeps its own output channel.
+
+    Parameters
+    ----------
+    x : array_like
+        The input, ``(N, C, H, W)``, or unbatched without ``N`` (the result is then
+        unbatched too); ``(N, H, W, C)`` with ``layout="NHWC"``. float32 or float64;
+        any array-like (non-contiguous, negatively strided, a torch CPU tensor) is
+        accepted and copied only where the kernels need it.
+    row : array_like
+        The horizontal kernel, ``(kW,)`` shared by every channel or ``(C, kW)``
+        one per channel.
+    col : array_like
+        The vertical kernel, ``(kH,)`` or ``(C, kH)``.
+    bias : array_like, optional
+        ``(C,)``.
+    stride : int or tuple of 2 ints, default 1
+        The step of the window; one int for every spatial dimension or one per
+        dimension, each >= 1.
+    padding : int, tuple or str, default 0
+        Zeros (or the ``padding_mode``'s values) added around the input. One of:
+
+        * an int: the same amount before and after every spatial dimension;
+        * a tuple of 2 ints: one amount per dimension, before and after;
+        * a tuple of 2 ``(before, after)`` pairs: asymmetric padding,
+          e.g. ``((1, 0), (2, 1))``;
+        * ``"valid"``: no padding;
+        * ``"same"``: the output's spatial size is ``ceil(in / stride)``; the
+          total padding is split evenly, an odd one's extra element at the end
+          (TensorFlow's rule; for stride 1 the output has the input's size, as
+          with PyTorch's ``"same"``).
+    padding_mode : {"zeros", "reflect", "replicate", "circular"}, default "zeros"
+        The values of the padding, as ``torch.nn.Conv2d`` defines them: zeros,
+        the input mirrored without repeating the edge (the padding must then be
+        smaller than the input), the edge repeated, or the input wrapped around
+        (padding at most the input's size). Every mode runs without a padded
+        copy of the input.
+    activation : str, tuple or None, default None
+        Applied to ``filter + bias + residual`` as each output is stored (the
+        fused epilogue):
+        ``None`` (the default), ``"relu"``, ``"relu6"``, ``"leaky_relu"``
+        (negative slope 0.01) or ``("leaky_relu", slope)``, ``"hardswish"``,
+        ``"sigmoid"``, ``"tanh"``, ``"silu"`` or ``"gelu"`` (the erf form), as
+        torch defines them; a NaN passes through each.
+    residual : array_like, optional
+        An array of the result's shape and dtype added before the activation
+        (a ResNet shortcut). It may be ``out`` itself, to accumulate in place.
+    layout : str, optional
+        ``None``, ``"NCHW"``, ``"NCL"``, ``"NCDHW"`` or ``"channels_first"``
+        (the default: channels first), or ``"NHWC"``, ``"NLC"``, ``"NDHWC"``
+        or ``"channels_last"``: ``x``, the residual and the result have their
+        channels last, ``(N, H, W, C)`` (computed channels first between two
+        threaded transposes). Case-insensitive; the kernels keep their shape.
+    out : numpy.ndarray, optional
+        A preallocated C-contiguous, writeable array of exactly the result's
+        shape and dtype, not overlapping an input: the result is written into
+        it and it is returned. Anything else is a ``ValueError`` and ``out`` is
+        left untouched.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, C, H_out, W_out)`` (or channels last), of ``x``'s dtype.
+
+    Raises
+    ------
+    TypeError
+        An array that is not float32 or float64 (fastconv never casts), or
+        ``x``, ``row``, ``col``, ``bias`` and ``residual`` not of one dtype.
+    ValueError
+        A shape that does not fit (wrong number of dims, a kernel not
+        ``(k,)`` or ``(C, k)``, a kernel larger than the padded input), an argument
+        out of its range or not among its accepted forms, or a bad ``out``.
+        The message names the argument and the value it got.
+
+    Notes
+    -----
+    The vertical pass runs first, straight from the input rows into one row
+    buffer that stays in L1, then the horizontal pass from it into the output
+    with the bias and activation. Symmetric and antisymmetric kernels add the
+    mirrored taps first. The result equals ``conv2d`` with ``groups=C`` and
+    the outer-product kernels within rounding.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastconv as fc
+    >>> img = np.ones((1, 3, 64, 64), np.float32)
+    >>> g = np.array([1, 4, 6, 4, 1], np.float32) / 16      # a binomial blur
+    >>> y = fc.separable_conv2d(img, g, g, padding="same", padding_mode="reflect")
+    >>> y.shape, float(y[0, 0, 0, 0])
+    ((1, 3, 64, 64), 1.0)
+    >>> sobel_x = fc.separable_conv2d(img, np.array([-1, 0, 1], np.float32),
+    ...                               np.array([1, 2, 1], np.float32), padding=1)
+    >>> float(abs(sobel_x[0, 0, 10, 10]))
+    0.0
     """
     xa = _args.as_float_array(x, "x")
     lay = _args.layout_arg(layout)
@@ -246,13 +1344,107 @@ def _epilogue_after(spec, rb, yb):
         _core.epilogue(spec.c_desc(), None, rb, yb)
 
 
-def depthwise_separable_conv2d(x, depthwise_weight, pointwise_weight, depthwise_bias=None,
-                               pointwise_bias=None, stride=1, padding=0, dilation=1, *,
-                               depthwise_activation=None, activation=None, residual=None,
-                               layout=None, out=None):
-    """pointwise_conv2d(depthwise_conv2d(x, ...), ...) fused: the depthwise result
-    is consumed a strip of rows at a time and never stored whole.  ``layout="NHWC"``:
-    x and the result channels last."""
+def depthwise_separable_conv2d(x: ArrayLike, depthwise_weight: ArrayLike,
+                               pointwise_weight: ArrayLike,
+                               depthwise_bias: ArrayLike | None = None,
+                               pointwise_bias: ArrayLike | None = None,
+                               stride: IntOrTuple = 1, padding: Padding = 0,
+                               dilation: IntOrTuple = 1, *,
+                               depthwise_activation: Literal["relu", "relu6"] | None = None,
+                               activation: Activation = None,
+                               residual: ArrayLike | None = None,
+                               layout: Layout | None = None,
+                               out: FloatArray | None = None) -> FloatArray:
+    """MobileNet's block in one call: ``pointwise_conv2d(depthwise_conv2d(x, ...), ...)``,
+    fused so that the depthwise result is consumed a strip of rows at a time
+    and never stored whole.
+
+    Parameters
+    ----------
+    x : array_like
+        The input, ``(N, C, H, W)``, or unbatched without ``N`` (the result is then
+        unbatched too); ``(N, H, W, C)`` with ``layout="NHWC"``. float32 or float64;
+        any array-like (non-contiguous, negatively strided, a torch CPU tensor) is
+        accepted and copied only where the kernels need it.
+    depthwise_weight : array_like
+        ``(C * m, 1, kH, kW)``, as for :func:`depthwise_conv2d`.
+    pointwise_weight : array_like
+        ``(C_out, C * m)`` or ``(C_out, C * m, 1, 1)``.
+    depthwise_bias : array_like, optional
+        ``(C * m,)``.
+    pointwise_bias : array_like, optional
+        ``(C_out,)``.
+    stride : int or tuple of 2 ints, default 1
+        The depthwise stage's stride; one int for every spatial dimension or one per
+        dimension, each >= 1.
+    padding : int, tuple or str, default 0
+        Zeros (or the ``padding_mode``'s values) added around the input. One of:
+
+        * an int: the same amount before and after every spatial dimension;
+        * a tuple of 2 ints: one amount per dimension, before and after;
+        * a tuple of 2 ``(before, after)`` pairs: asymmetric padding,
+          e.g. ``((1, 0), (2, 1))``;
+        * ``"valid"``: no padding;
+        * ``"same"``: the output's spatial size is ``ceil(in / stride)``; the
+          total padding is split evenly, an odd one's extra element at the end
+          (TensorFlow's rule; for stride 1 the output has the input's size, as
+          with PyTorch's ``"same"``).
+
+        The depthwise stage's (zero) padding.
+    dilation : int or tuple of 2 ints, default 1
+        The depthwise stage's dilation.
+    depthwise_activation : {None, "relu", "relu6"}, default None
+        The activation after the depthwise stage (MobileNetV2: ``"relu6"``).
+    activation : str, tuple or None, default None
+        The activation after the pointwise stage and the residual:
+        ``None`` (the default), ``"relu"``, ``"relu6"``, ``"leaky_relu"``
+        (negative slope 0.01) or ``("leaky_relu", slope)``, ``"hardswish"``,
+        ``"sigmoid"``, ``"tanh"``, ``"silu"`` or ``"gelu"`` (the erf form), as
+        torch defines them; a NaN passes through each.
+    residual : array_like, optional
+        An array of the result's shape and dtype added before the activation
+        (a ResNet shortcut). It may be ``out`` itself, to accumulate in place.
+    layout : str, optional
+        ``None``, ``"NCHW"``, ``"NCL"``, ``"NCDHW"`` or ``"channels_first"``
+        (the default: channels first), or ``"NHWC"``, ``"NLC"``, ``"NDHWC"``
+        or ``"channels_last"``: ``x``, the residual and the result have their
+        channels last, ``(N, H, W, C_in)``. Case-insensitive; the weights
+        keep their shape either way.
+    out : numpy.ndarray, optional
+        A preallocated C-contiguous, writeable array of exactly the result's
+        shape and dtype, not overlapping an input: the result is written into
+        it and it is returned. Anything else is a ``ValueError`` and ``out`` is
+        left untouched.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, C_out, H_out, W_out)`` (or channels last), of ``x``'s dtype.
+
+    Raises
+    ------
+    TypeError
+        An array that is not float32 or float64 (fastconv never casts), or
+        the inputs, weights, biases and ``residual`` not of one dtype.
+    ValueError
+        A shape that does not fit (wrong number of dims, weights whose
+        channels do not match, a kernel larger than the padded input), a
+        ``depthwise_activation`` other than None, relu and relu6, an argument
+        out of its range or not among its accepted forms, or a bad ``out``.
+        The message names the argument and the value it got.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastconv as fc
+    >>> x = np.ones((1, 32, 56, 56), np.float32)
+    >>> dw = np.ones((32, 1, 3, 3), np.float32)
+    >>> pw = np.ones((64, 32), np.float32)
+    >>> y = fc.depthwise_separable_conv2d(x, dw, pw, stride=2, padding=1,
+    ...                                   depthwise_activation="relu6")
+    >>> y.shape, float(y[0, 0, 5, 5])
+    ((1, 64, 28, 28), 192.0)
+    """
     lay = _args.layout_arg(layout)
     C = _channels(x, 2, lay)
     dwshape = np.shape(depthwise_weight)
@@ -289,7 +1481,7 @@ def depthwise_separable_conv2d(x, depthwise_weight, pointwise_weight, depthwise_
 
 # ---------------------------------------------------------------- involution
 
-_INV_SPECS = {}        # checked involution problems, by shapes, dtypes and int arguments
+_INV_SPECS: dict = {}  # checked involution problems, by shapes, dtypes and int arguments
 
 
 def _involution_spec(xa, ka, kernel_size, stride, padding, dilation, lay=0):
@@ -322,14 +1514,98 @@ def _involution_spec(xa, ka, kernel_size, stride, padding, dilation, lay=0):
                           pad0, pad1, 0, 0, 0, dtype, 0.0, lay)
 
 
-def involution2d(x, kernel, kernel_size, stride=1, padding=None, dilation=1, *, bias=None,
-                 activation=None, residual=None, layout=None, out=None):
-    """Involution (Li et al., CVPR 2021): a K x K filter generated per pixel and group.
+def involution2d(x: ArrayLike, kernel: ArrayLike, kernel_size: int, stride: IntOrTuple = 1,
+                 padding: Padding | None = None, dilation: IntOrTuple = 1, *,
+                 bias: ArrayLike | None = None, activation: Activation = None,
+                 residual: ArrayLike | None = None, layout: Layout | None = None,
+                 out: FloatArray | None = None) -> FloatArray:
+    """Involution (Li et al., CVPR 2021): a K x K filter generated for every output
+    pixel and channel group, shared by the group's channels.
 
-    x (N, C, H, W); kernel (N, G, K*K, H_out, W_out), G dividing C; channel c
-    uses group c // (C // G).  padding=None means dilation*(K-1)//2.  Then
-    ``activation(involution + bias + residual)`` as in ``conv1d`` (bias (C,)).
-    ``layout="NHWC"``: x and the result (N, H, W, C), kernel (N, H_out, W_out, G, K*K).
+    ``out[n, c, i, j] = sum over ky, kx of kernel[n, g, ky * K + kx, i, j] *
+    xpad[n, c, i * stride + ky * dilation, j * stride + kx * dilation]``, with
+    ``g = c // (C // G)`` (the official implementation's grouping), then
+    ``activation(involution + bias[c] + residual)``.
+
+    Parameters
+    ----------
+    x : array_like
+        ``(N, C, H, W)`` (or ``(N, H, W, C)`` with ``layout="NHWC"``); float32 or
+        float64. Always batched.
+    kernel : array_like
+        The per-pixel filters: ``(N, G, K * K, H_out, W_out)``, ``G`` dividing
+        ``C``; channels last ``(N, H_out, W_out, G, K * K)``. Of ``x``'s dtype.
+        :class:`Involution2d` generates it from ``x``.
+    kernel_size : int
+        K.
+    stride : int or tuple of 2 ints, default 1
+        The step of the window; one int for every spatial dimension or one per
+        dimension, each >= 1.
+    padding : int, tuple, str or None, default None
+        ``None``: ``dilation * (K - 1) // 2`` per dimension (the output keeps
+        the input's size at stride 1); otherwise any form :func:`conv2d`
+        takes (int, tuple, ``(before, after)`` pairs, ``"valid"``, ``"same"``),
+        zeros only.
+    dilation : int or tuple of 2 ints, default 1
+        The spacing between kernel taps (a dilated or "atrous" convolution), >= 1.
+    bias : array_like, optional
+        ``(C,)``.
+    activation : str, tuple or None, default None
+        Applied to ``involution + bias + residual`` as each output is stored (the
+        fused epilogue):
+        ``None`` (the default), ``"relu"``, ``"relu6"``, ``"leaky_relu"``
+        (negative slope 0.01) or ``("leaky_relu", slope)``, ``"hardswish"``,
+        ``"sigmoid"``, ``"tanh"``, ``"silu"`` or ``"gelu"`` (the erf form), as
+        torch defines them; a NaN passes through each.
+    residual : array_like, optional
+        An array of the result's shape and dtype added before the activation
+        (a ResNet shortcut). It may be ``out`` itself, to accumulate in place.
+    layout : str, optional
+        ``None`` or ``"NCHW"`` (channels first) or ``"NHWC"`` (channels last:
+        ``x``, the result and the kernel as above); computed between two
+        threaded transposes.
+    out : numpy.ndarray, optional
+        A preallocated C-contiguous, writeable array of exactly the result's
+        shape and dtype, not overlapping an input: the result is written into
+        it and it is returned. Anything else is a ``ValueError`` and ``out`` is
+        left untouched.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, C, H_out, W_out)`` (or ``(N, H_out, W_out, C)``), of ``x``'s dtype.
+
+    Raises
+    ------
+    TypeError
+        An array that is not float32 or float64 (fastconv never casts), or
+        ``x``, ``kernel``, ``bias`` and ``residual`` not of one dtype.
+    ValueError
+        A shape that does not fit (``x`` not 4-D, a kernel not of the shape
+        given above or whose G does not divide C, K larger than the padded
+        input), an argument out of its range or not among its accepted forms,
+        or a bad ``out``.
+        The message names the argument and the value it got.
+
+    Notes
+    -----
+    No unfold buffer: per image, group and block of output rows the rows it
+    reads are copied into a small zero-padded per-thread strip, then the
+    outputs are computed SIMD over pixels, each tap's kernel vector loaded
+    once for several channels. Memory is the input, kernel and output plus
+    the strip.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastconv as fc
+    >>> x = np.ones((1, 16, 14, 14), np.float32)
+    >>> kernel = np.ones((1, 4, 9, 14, 14), np.float32)     # G=4, K=3
+    >>> y = fc.involution2d(x, kernel, 3)
+    >>> y.shape, float(y[0, 0, 5, 5]), float(y[0, 0, 0, 0])
+    ((1, 16, 14, 14), 9.0, 4.0)
+    >>> fc.involution2d(x, np.ones((1, 4, 9, 7, 7), np.float32), 3, stride=2).shape
+    (1, 16, 7, 7)
     """
     xa = _args.as_float_array(x, "x")
     lay = _args.layout_arg(layout)
@@ -393,50 +1669,458 @@ def _avg_pool(nd, x, kernel_size, stride, padding, ceil_mode, count_include_pad,
     return y
 
 
-def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False, *, layout=None):
-    """1-D max pooling of x (N, C, L) or (C, L), torch.nn.functional.max_pool1d's
-    arguments and rules; indices: int64 positions in each (n, c) row."""
+@overload
+def max_pool1d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None = ...,
+               padding: IntOrTuple = ..., dilation: IntOrTuple = ..., ceil_mode: bool = ...,
+               return_indices: Literal[False] = ..., *, layout: Layout | None = ...
+               ) -> FloatArray: ...
+@overload
+def max_pool1d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None,
+               padding: IntOrTuple, dilation: IntOrTuple, ceil_mode: bool,
+               return_indices: Literal[True], *, layout: Layout | None = ...
+               ) -> tuple[FloatArray, IndexArray]: ...
+@overload
+def max_pool1d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None = ...,
+               padding: IntOrTuple = ..., dilation: IntOrTuple = ..., ceil_mode: bool = ...,
+               *, return_indices: Literal[True], layout: Layout | None = ...
+               ) -> tuple[FloatArray, IndexArray]: ...
+@overload
+def max_pool1d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None = ...,
+               padding: IntOrTuple = ..., dilation: IntOrTuple = ..., ceil_mode: bool = ...,
+               return_indices: bool = ..., *, layout: Layout | None = ...
+               ) -> FloatArray | tuple[FloatArray, IndexArray]: ...
+def max_pool1d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+               padding: IntOrTuple = 0, dilation: IntOrTuple = 1, ceil_mode: bool = False,
+               return_indices: bool = False, *, layout: Layout | None = None
+               ) -> FloatArray | tuple[FloatArray, IndexArray]:
+    """1-D max pooling, with ``torch.nn.functional.max_pool1d``'s arguments and rules.
+
+    A padded position never wins, ties keep the first maximum, and a NaN wins.
+
+    Parameters
+    ----------
+    x : array_like
+        ``(N, C, L)`` or unbatched without ``N``; ``(N, L, C)`` with
+        ``layout="NLC"``. float32 or float64; channels and spatial
+        sizes must not be zero (the batch may be).
+    kernel_size : int or tuple of 1 int
+        The window.
+    stride : int or tuple of 1 int, optional
+        The window's step; default ``kernel_size``.
+    padding : int or tuple of 1 int, default 0
+        Implicit padding on both sides, at most half the window.
+    dilation : int or tuple of 1 int, default 1
+        The spacing of the window's taps.
+    ceil_mode : bool, default False
+        Round the output size up: a last window may run past the input (but
+        never starts in the right padding).
+    return_indices : bool, default False
+        Also return where each maximum was.
+    layout : str, optional
+        ``None``/``"NCHW"`` (channels first) or ``"NLC"``/``"NHWC"``
+        (channels last; also ``"channels_last"``).
+
+    Returns
+    -------
+    numpy.ndarray or tuple of numpy.ndarray
+        The pooled array of ``x``'s dtype, each output size
+        ``(in + 2 * padding - dilation * (k - 1) - 1) // stride + 1`` (rounded
+        up under ``ceil_mode``); with ``return_indices=True`` the tuple
+        ``(pooled, indices)``, ``indices`` int64 positions of each maximum in
+        its ``(n, c)`` row of ``L`` (as torch's).
+
+    Raises
+    ------
+    TypeError
+        An array that is not float32 or float64, or arrays of two dtypes.
+    ValueError
+        A shape that does not fit, an argument out of its range or not among
+        its accepted forms, or a bad ``out``; the message names the argument.
+
+    See Also
+    --------
+    max_unpool2d : scatter pooled values back to their positions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastconv as fc
+    >>> x = np.arange(8, dtype=np.float32).reshape(1, 1, 8)
+    >>> fc.max_pool1d(x, 2)
+    array([[[1., 3., 5., 7.]]], dtype=float32)
+    >>> fc.max_pool1d(x, 3, 2, ceil_mode=True).shape
+    (1, 1, 4)
+    """
     return _max_pool(1, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
                      layout)
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False, *, layout=None):
-    """2-D max pooling (torch.nn.functional.max_pool2d's arguments and rules:
-    padding never wins, ties keep the first, a NaN wins); indices are int64
-    positions in each (n, c) plane of H*W."""
+@overload
+def max_pool2d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None = ...,
+               padding: IntOrTuple = ..., dilation: IntOrTuple = ..., ceil_mode: bool = ...,
+               return_indices: Literal[False] = ..., *, layout: Layout | None = ...
+               ) -> FloatArray: ...
+@overload
+def max_pool2d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None,
+               padding: IntOrTuple, dilation: IntOrTuple, ceil_mode: bool,
+               return_indices: Literal[True], *, layout: Layout | None = ...
+               ) -> tuple[FloatArray, IndexArray]: ...
+@overload
+def max_pool2d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None = ...,
+               padding: IntOrTuple = ..., dilation: IntOrTuple = ..., ceil_mode: bool = ...,
+               *, return_indices: Literal[True], layout: Layout | None = ...
+               ) -> tuple[FloatArray, IndexArray]: ...
+@overload
+def max_pool2d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None = ...,
+               padding: IntOrTuple = ..., dilation: IntOrTuple = ..., ceil_mode: bool = ...,
+               return_indices: bool = ..., *, layout: Layout | None = ...
+               ) -> FloatArray | tuple[FloatArray, IndexArray]: ...
+def max_pool2d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+               padding: IntOrTuple = 0, dilation: IntOrTuple = 1, ceil_mode: bool = False,
+               return_indices: bool = False, *, layout: Layout | None = None
+               ) -> FloatArray | tuple[FloatArray, IndexArray]:
+    """2-D max pooling, with ``torch.nn.functional.max_pool2d``'s arguments and rules.
+
+    A padded position never wins, ties keep the first maximum, and a NaN wins.
+
+    Parameters
+    ----------
+    x : array_like
+        ``(N, C, H, W)`` or unbatched without ``N``; ``(N, H, W, C)`` with
+        ``layout="NHWC"``. float32 or float64; channels and spatial
+        sizes must not be zero (the batch may be).
+    kernel_size : int or tuple of 2 ints
+        The window.
+    stride : int or tuple of 2 ints, optional
+        The window's step; default ``kernel_size``.
+    padding : int or tuple of 2 ints, default 0
+        Implicit padding on both sides, at most half the window.
+    dilation : int or tuple of 2 ints, default 1
+        The spacing of the window's taps.
+    ceil_mode : bool, default False
+        Round the output size up: a last window may run past the input (but
+        never starts in the right padding).
+    return_indices : bool, default False
+        Also return where each maximum was.
+    layout : str, optional
+        ``None``/``"NCHW"`` (channels first) or ``"NHWC"``
+        (channels last; also ``"channels_last"``).
+
+    Returns
+    -------
+    numpy.ndarray or tuple of numpy.ndarray
+        The pooled array of ``x``'s dtype, each output size
+        ``(in + 2 * padding - dilation * (k - 1) - 1) // stride + 1`` (rounded
+        up under ``ceil_mode``); with ``return_indices=True`` the tuple
+        ``(pooled, indices)``, ``indices`` int64 positions of each maximum in
+        its ``(n, c)`` plane of ``H * W`` (as torch's).
+
+    Raises
+    ------
+    TypeError
+        An array that is not float32 or float64, or arrays of two dtypes.
+    ValueError
+        A shape that does not fit, an argument out of its range or not among
+        its accepted forms, or a bad ``out``; the message names the argument.
+
+    See Also
+    --------
+    max_unpool2d : scatter pooled values back to their positions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastconv as fc
+    >>> x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+    >>> y, idx = fc.max_pool2d(x, 2, return_indices=True)
+    >>> y
+    array([[[[ 5.,  7.],
+             [13., 15.]]]], dtype=float32)
+    >>> idx
+    array([[[[ 5,  7],
+             [13, 15]]]])
+    >>> fc.max_pool2d(np.ones((8, 64, 112, 112), np.float32), 3, 2, 1).shape
+    (8, 64, 56, 56)
+    """
     return _max_pool(2, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
                      layout)
 
 
-def max_pool3d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False, *, layout=None):
-    """3-D max pooling of x (N, C, D, H, W) or (C, D, H, W); indices: int64
-    positions in each (n, c) volume of D*H*W."""
+@overload
+def max_pool3d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None = ...,
+               padding: IntOrTuple = ..., dilation: IntOrTuple = ..., ceil_mode: bool = ...,
+               return_indices: Literal[False] = ..., *, layout: Layout | None = ...
+               ) -> FloatArray: ...
+@overload
+def max_pool3d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None,
+               padding: IntOrTuple, dilation: IntOrTuple, ceil_mode: bool,
+               return_indices: Literal[True], *, layout: Layout | None = ...
+               ) -> tuple[FloatArray, IndexArray]: ...
+@overload
+def max_pool3d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None = ...,
+               padding: IntOrTuple = ..., dilation: IntOrTuple = ..., ceil_mode: bool = ...,
+               *, return_indices: Literal[True], layout: Layout | None = ...
+               ) -> tuple[FloatArray, IndexArray]: ...
+@overload
+def max_pool3d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None = ...,
+               padding: IntOrTuple = ..., dilation: IntOrTuple = ..., ceil_mode: bool = ...,
+               return_indices: bool = ..., *, layout: Layout | None = ...
+               ) -> FloatArray | tuple[FloatArray, IndexArray]: ...
+def max_pool3d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+               padding: IntOrTuple = 0, dilation: IntOrTuple = 1, ceil_mode: bool = False,
+               return_indices: bool = False, *, layout: Layout | None = None
+               ) -> FloatArray | tuple[FloatArray, IndexArray]:
+    """3-D max pooling, with ``torch.nn.functional.max_pool3d``'s arguments and rules.
+
+    A padded position never wins, ties keep the first maximum, and a NaN wins.
+
+    Parameters
+    ----------
+    x : array_like
+        ``(N, C, D, H, W)`` or unbatched without ``N``; ``(N, D, H, W, C)`` with
+        ``layout="NDHWC"``. float32 or float64; channels and spatial
+        sizes must not be zero (the batch may be).
+    kernel_size : int or tuple of 3 ints
+        The window.
+    stride : int or tuple of 3 ints, optional
+        The window's step; default ``kernel_size``.
+    padding : int or tuple of 3 ints, default 0
+        Implicit padding on both sides, at most half the window.
+    dilation : int or tuple of 3 ints, default 1
+        The spacing of the window's taps.
+    ceil_mode : bool, default False
+        Round the output size up: a last window may run past the input (but
+        never starts in the right padding).
+    return_indices : bool, default False
+        Also return where each maximum was.
+    layout : str, optional
+        ``None``/``"NCHW"`` (channels first) or ``"NDHWC"``/``"NHWC"``
+        (channels last; also ``"channels_last"``).
+
+    Returns
+    -------
+    numpy.ndarray or tuple of numpy.ndarray
+        The pooled array of ``x``'s dtype, each output size
+        ``(in + 2 * padding - dilation * (k - 1) - 1) // stride + 1`` (rounded
+        up under ``ceil_mode``); with ``return_indices=True`` the tuple
+        ``(pooled, indices)``, ``indices`` int64 positions of each maximum in
+        its ``(n, c)`` volume of ``D * H * W`` (as torch's).
+
+    Raises
+    ------
+    TypeError
+        An array that is not float32 or float64, or arrays of two dtypes.
+    ValueError
+        A shape that does not fit, an argument out of its range or not among
+        its accepted forms, or a bad ``out``; the message names the argument.
+
+    See Also
+    --------
+    max_unpool2d : scatter pooled values back to their positions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastconv as fc
+    >>> x = np.ones((1, 4, 8, 16, 16), np.float32)
+    >>> fc.max_pool3d(x, (1, 2, 2)).shape
+    (1, 4, 8, 8, 8)
+    >>> y, idx = fc.max_pool3d(x, 2, return_indices=True)
+    >>> y.shape, idx.dtype
+    ((1, 4, 4, 8, 8), dtype('int64'))
+    """
     return _max_pool(3, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
                      layout)
 
 
-def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None, *, layout=None):
-    """1-D average pooling with torch.nn.functional's arguments and rules."""
+def avg_pool1d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+               padding: IntOrTuple = 0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override: int | None = None, *,
+               layout: Layout | None = None) -> FloatArray:
+    """1-D average pooling, with ``torch.nn.functional.avg_pool1d``'s arguments and rules.
+
+    Parameters
+    ----------
+    x : array_like
+        ``(N, C, L)`` or unbatched without ``N``; ``(N, L, C)`` with
+        ``layout="NLC"``. float32 or float64; channels and spatial
+        sizes must not be zero (the batch may be).
+    kernel_size : int or tuple of 1 int
+        The window.
+    stride : int or tuple of 1 int, optional
+        The window's step; default ``kernel_size``.
+    padding : int or tuple of 1 int, default 0
+        Implicit padding on both sides, at most half the window.
+    ceil_mode : bool, default False
+        Round the output size up: a last window may run past the input (but
+        never starts in the right padding).
+    count_include_pad : bool, default True
+        Count the zero padding in each window's divisor (never a window's part
+        past the padded input under ``ceil_mode``).
+    divisor_override : int, optional
+        Divide every sum by this instead (not zero).
+    layout : str, optional
+        ``None``/``"NCHW"`` (channels first) or ``"NLC"``/``"NHWC"``
+        (channels last; also ``"channels_last"``).
+
+    Returns
+    -------
+    numpy.ndarray
+        The pooled array of ``x``'s dtype, each output size
+        ``(in + 2 * padding - k) // stride + 1`` (rounded up under
+        ``ceil_mode``).
+
+    Raises
+    ------
+    TypeError
+        An array that is not float32 or float64, or arrays of two dtypes.
+    ValueError
+        A shape that does not fit, an argument out of its range or not among
+        its accepted forms, or a bad ``out``; the message names the argument.
+
+    See Also
+    --------
+    global_avg_pool : the mean over all spatial positions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastconv as fc
+    >>> x = np.arange(6, dtype=np.float32).reshape(1, 1, 6)
+    >>> fc.avg_pool1d(x, 2)
+    array([[[0.5, 2.5, 4.5]]], dtype=float32)
+    >>> fc.avg_pool1d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False)
+    array([[[0.5, 2. , 4. , 5. ]]], dtype=float32)
+    """
     return _avg_pool(1, x, kernel_size, stride, padding, ceil_mode, count_include_pad,
                      divisor_override, layout)
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None, *, layout=None):
-    """2-D average pooling with torch.nn.functional's arguments and rules
-    (count_include_pad: the zero padding counts in the divisor, not a window's
-    part past the padded input under ceil_mode)."""
+def avg_pool2d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+               padding: IntOrTuple = 0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override: int | None = None, *,
+               layout: Layout | None = None) -> FloatArray:
+    """2-D average pooling, with ``torch.nn.functional.avg_pool2d``'s arguments and rules.
+
+    Parameters
+    ----------
+    x : array_like
+        ``(N, C, H, W)`` or unbatched without ``N``; ``(N, H, W, C)`` with
+        ``layout="NHWC"``. float32 or float64; channels and spatial
+        sizes must not be zero (the batch may be).
+    kernel_size : int or tuple of 2 ints
+        The window.
+    stride : int or tuple of 2 ints, optional
+        The window's step; default ``kernel_size``.
+    padding : int or tuple of 2 ints, default 0
+        Implicit padding on both sides, at most half the window.
+    ceil_mode : bool, default False
+        Round the output size up: a last window may run past the input (but
+        never starts in the right padding).
+    count_include_pad : bool, default True
+        Count the zero padding in each window's divisor (never a window's part
+        past the padded input under ``ceil_mode``).
+    divisor_override : int, optional
+        Divide every sum by this instead (not zero).
+    layout : str, optional
+        ``None``/``"NCHW"`` (channels first) or ``"NHWC"``
+        (channels last; also ``"channels_last"``).
+
+    Returns
+    -------
+    numpy.ndarray
+        The pooled array of ``x``'s dtype, each output size
+        ``(in + 2 * padding - k) // stride + 1`` (rounded up under
+        ``ceil_mode``).
+
+    Raises
+    ------
+    TypeError
+        An array that is not float32 or float64, or arrays of two dtypes.
+    ValueError
+        A shape that does not fit, an argument out of its range or not among
+        its accepted forms, or a bad ``out``; the message names the argument.
+
+    See Also
+    --------
+    global_avg_pool : the mean over all spatial positions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastconv as fc
+    >>> x = np.ones((1, 1, 4, 4), np.float32)
+    >>> fc.avg_pool2d(x, 2).shape
+    (1, 1, 2, 2)
+    >>> fc.avg_pool2d(x, 3, 1, 1)[0, 0, 0]         # the zero padding counts
+    array([0.44444445, 0.6666667 , 0.6666667 , 0.44444445], dtype=float32)
+    >>> fc.avg_pool2d(x, 3, 1, 1, count_include_pad=False)[0, 0, 0]
+    array([1., 1., 1., 1.], dtype=float32)
+    >>> fc.avg_pool2d(x, 2, divisor_override=1)[0, 0]
+    array([[4., 4.],
+           [4., 4.]], dtype=float32)
+    """
     return _avg_pool(2, x, kernel_size, stride, padding, ceil_mode, count_include_pad,
                      divisor_override, layout)
 
 
-def avg_pool3d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None, *, layout=None):
-    """3-D average pooling with torch.nn.functional's arguments and rules."""
+def avg_pool3d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+               padding: IntOrTuple = 0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override: int | None = None, *,
+               layout: Layout | None = None) -> FloatArray:
+    """3-D average pooling, with ``torch.nn.functional.avg_pool3d``'s arguments and rules.
+
+    Parameters
+    ----------
+    x : array_like
+        ``(N, C, D, H, W)`` or unbatched without ``N``; ``(N, D, H, W, C)`` with
+        ``layout="NDHWC"``. float32 or float64; channels and spatial
+        sizes must not be zero (the batch may be).
+    kernel_size : int or tuple of 3 ints
+        The window.
+    stride : int or tuple of 3 ints, optional
+        The window's step; default ``kernel_size``.
+    padding : int or tuple of 3 ints, default 0
+        Implicit padding on both sides, at most half the window.
+    ceil_mode : bool, default False
+        Round the output size up: a last window may run past the input (but
+        never starts in the right padding).
+    count_include_pad : bool, default True
+        Count the zero padding in each window's divisor (never a window's part
+        past the padded input under ``ceil_mode``).
+    divisor_override : int, optional
+        Divide every sum by this instead (not zero).
+    layout : str, optional
+        ``None``/``"NCHW"`` (channels first) or ``"NDHWC"``/``"NHWC"``
+        (channels last; also ``"channels_last"``).
+
+    Returns
+    -------
+    numpy.ndarray
+        The pooled array of ``x``'s dtype, each output size
+        ``(in + 2 * padding - k) // stride + 1`` (rounded up under
+        ``ceil_mode``).
+
+    Raises
+    ------
+    TypeError
+        An array that is not float32 or float64, or arrays of two dtypes.
+    ValueError
+        A shape that does not fit, an argument out of its range or not among
+        its accepted forms, or a bad ``out``; the message names the argument.
+
+    See Also
+    --------
+    global_avg_pool : the mean over all spatial positions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastconv as fc
+    >>> x = np.ones((2, 4, 8, 8, 8), np.float32)
+    >>> fc.avg_pool3d(x, 2).shape
+    (2, 4, 4, 4, 4)
+    """
     return _avg_pool(3, x, kernel_size, stride, padding, ceil_mode, count_include_pad,
                      divisor_override, layout)
 
@@ -444,12 +2128,56 @@ def avg_pool3d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
 _EW_ACTS = {"none": 0, **_args.ACTIVATIONS}
 
 
-def add(x, y=None, *, activation=None, negative_slope: float = 0.01, out=None):
-    """``activation(x + y)`` element-wise (y None: ``activation(x)``), in threaded
-    C: the residual add and activation between layers.  x and y of one shape
-    and dtype; activation None or one of conv1d's (leaky_relu's slope
-    negative_slope, as torch).  ``out`` may be x or y itself
-    (in place) or a new array of that shape; NaN propagates."""
+def add(x: ArrayLike, y: ArrayLike | None = None, *,
+        activation: ActivationName | Literal["none"] | None = None,
+        negative_slope: float = 0.01, out: FloatArray | None = None) -> FloatArray:
+    """``activation(x + y)`` element-wise (``y`` None: ``activation(x)``), in threaded C.
+
+    The glue between layers: a residual add and an activation in one pass over
+    memory, without NumPy's temporaries. NaN propagates.
+
+    Parameters
+    ----------
+    x : array_like
+        float32 or float64.
+    y : array_like, optional
+        Of ``x``'s shape and dtype (no broadcasting).
+    activation : str or None, default None
+        ``None`` (or ``"none"``) or one of the convolutions' activation names:
+        ``"relu"``, ``"relu6"``, ``"leaky_relu"``, ``"hardswish"``,
+        ``"sigmoid"``, ``"tanh"``, ``"silu"``, ``"gelu"`` (the tuple form is not
+        taken here: give the slope as ``negative_slope``).
+    negative_slope : float, default 0.01
+        ``"leaky_relu"``'s slope, as torch.
+    out : numpy.ndarray, optional
+        ``x`` or ``y`` itself (in place), or a new C-contiguous array of the
+        shape and dtype.
+
+    Returns
+    -------
+    numpy.ndarray
+        Of ``x``'s shape and dtype: a new array, or ``out``.
+
+    Raises
+    ------
+    TypeError
+        An array that is not float32 or float64, ``x`` and ``y`` of two dtypes,
+        or a ``negative_slope`` that is not a number.
+    ValueError
+        ``y`` of another shape, an unknown activation, or a bad ``out``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastconv as fc
+    >>> x = np.array([-2.0, -0.5, 0.5, 2.0])
+    >>> fc.add(x, np.ones(4), activation="relu")
+    array([0. , 0.5, 1.5, 3. ])
+    >>> fc.add(x, activation="leaky_relu", negative_slope=0.1)
+    array([-0.2 , -0.05,  0.5 ,  2.  ])
+    >>> fc.add(x, x, out=x) is x                          # in place
+    True
+    """
     xa = _args.as_float_array(x, "x")
     ya = None
     if y is not None:
@@ -464,6 +2192,7 @@ def add(x, y=None, *, activation=None, negative_slope: float = 0.01, out=None):
         slope = float(negative_slope)
     except (TypeError, ValueError):
         raise TypeError(f"negative_slope must be a number, got {type(negative_slope).__name__}") from None
+    res: Any
     if out is None:
         res = np.empty(xa.shape, xa.dtype)
     elif out is x and out is xa or (y is not None and out is y and out is ya):
@@ -475,11 +2204,52 @@ def add(x, y=None, *, activation=None, negative_slope: float = 0.01, out=None):
     return res
 
 
-def global_avg_pool(x, *, keepdims: bool = True, layout=None, out=None):
-    """The mean of every channel over all its spatial dims: x (N, C, *spatial)
-    with 1 to 3 spatial dims -> (N, C, 1, ...) (as torch's adaptive_avg_pool
-    with output size 1), or (N, C) with keepdims=False.  Threaded C; sums in
-    float64."""
+def global_avg_pool(x: ArrayLike, *, keepdims: bool = True, layout: Layout | None = None,
+                    out: FloatArray | None = None) -> FloatArray:
+    """The mean of every channel over all its spatial positions (torch's
+    ``adaptive_avg_pool{1,2,3}d(x, 1)``), threaded, summed in float64.
+
+    Parameters
+    ----------
+    x : array_like
+        ``(N, C, *spatial)`` with 1 to 3 spatial dimensions (always batched);
+        ``(N, *spatial, C)`` channels last. float32 or float64.
+    keepdims : bool, default True
+        Keep the spatial dimensions as size 1: ``(N, C, 1, ...)``; ``False``:
+        ``(N, C)``.
+    layout : str, optional
+        ``None``/``"NCHW"`` (channels first) or ``"NHWC"`` (channels last: the
+        kept result is ``(N, 1, ..., C)``).
+    out : numpy.ndarray, optional
+        A preallocated C-contiguous, writeable array of exactly the result's
+        shape and dtype, not overlapping an input: the result is written into
+        it and it is returned. Anything else is a ``ValueError`` and ``out`` is
+        left untouched.
+
+    Returns
+    -------
+    numpy.ndarray
+        The means, of ``x``'s dtype.
+
+    Raises
+    ------
+    TypeError
+        An array that is not float32 or float64.
+    ValueError
+        Not 3 to 5 dims, an empty spatial extent, or a bad ``out``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastconv as fc
+    >>> x = np.arange(8, dtype=np.float32).reshape(1, 2, 2, 2)
+    >>> fc.global_avg_pool(x)
+    array([[[[1.5]],
+    <BLANKLINE>
+            [[5.5]]]], dtype=float32)
+    >>> fc.global_avg_pool(x, keepdims=False)
+    array([[1.5, 5.5]], dtype=float32)
+    """
     lay = _args.layout_arg(layout)
     xa = _args.as_float_array(x, "x")
     if not 3 <= xa.ndim <= 5:
@@ -499,12 +2269,68 @@ def global_avg_pool(x, *, keepdims: bool = True, layout=None, out=None):
     return y
 
 
-def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=None, *,
-                 layout=None):
-    """Scatter every value of x to the position `indices` records in a zero map
-    (the inverse of max_pool2d(..., return_indices=True)).  ``layout="NHWC"``:
-    x, indices and the result channels last (indices are positions in the
-    H*W plane either way)."""
+def max_unpool2d(x: ArrayLike, indices: ArrayLike, kernel_size: IntOrTuple,
+                 stride: IntOrTuple | None = None, padding: IntOrTuple = 0,
+                 output_size: Sequence[int] | None = None, *,
+                 layout: Layout | None = None) -> FloatArray:
+    """Scatter every value of ``x`` to the position ``indices`` records in a map of
+    zeros: the inverse of ``max_pool2d(..., return_indices=True)``, as
+    ``torch.nn.functional.max_unpool2d``.
+
+    Together with a convolution that fills the holes it enlarges a feature map
+    (SegNet's decoder).
+
+    Parameters
+    ----------
+    x : array_like
+        The pooled values, ``(N, C, H, W)`` or unbatched ``(C, H, W)``;
+        channels last with ``layout="NHWC"``. float32 or float64.
+    indices : array_like
+        Integer positions in each ``(n, c)`` output plane of ``H_out * W_out``,
+        of ``x``'s shape (what :func:`max_pool2d` returns).
+    kernel_size : int or tuple of 2 ints
+        The pooling's window.
+    stride : int or tuple of 2 ints, optional
+        The pooling's stride; default ``kernel_size``.
+    padding : int or tuple of 2 ints, default 0
+        The pooling's padding.
+    output_size : sequence of ints, optional
+        The output's ``(H_out, W_out)`` (a longer sequence's last two), within a
+        stride of the default ``(in - 1) * stride - 2 * padding + kernel_size``:
+        to undo a pooling whose input size the default does not give back.
+    layout : str, optional
+        ``None``/``"NCHW"`` or ``"NHWC"``: ``x``, ``indices`` and the result
+        channels last (the indices are positions in the ``H * W`` plane either
+        way).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, C, H_out, W_out)`` (or channels last), zeros but for the
+        scattered values, of ``x``'s dtype.
+
+    Raises
+    ------
+    TypeError
+        ``x`` not float32 or float64, or ``indices`` not an integer array.
+    ValueError
+        ``indices`` of another shape, or a bad kernel, stride, padding or
+        ``output_size``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastconv as fc
+    >>> x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+    >>> y, idx = fc.max_pool2d(x, 2, return_indices=True)
+    >>> fc.max_unpool2d(y, idx, 2)
+    array([[[[ 0.,  0.,  0.,  0.],
+             [ 0.,  5.,  0.,  7.],
+             [ 0.,  0.,  0.,  0.],
+             [ 0., 13.,  0., 15.]]]], dtype=float32)
+    >>> fc.max_unpool2d(y, idx, 2, output_size=(5, 5)).shape
+    (1, 1, 5, 5)
+    """
     xa = _args.as_float_array(x, "x")
     lay = _args.layout_arg(layout)
     xb, batched = _args.spatial_input(xa, 2)

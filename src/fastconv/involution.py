@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import math
 import threading
+from typing import Any, Mapping
 
 import numpy as np
 
 from . import _args, _core
+from ._typing import ArrayLike, FloatArray, Layout
 from .layers import Conv2d
 
 __all__ = ["Involution2d"]
@@ -37,16 +39,81 @@ def _as_np(v, name):
 
 
 class Involution2d:
-    """Involution2d(channels, kernel_size=7, stride=1, group_channels=16,
-    reduction_ratio=4, *, seed=None, layout=None); call as layer(x, *, out=None).
+    """The whole involution operator of Li et al. (CVPR 2021), in inference mode:
+    the kernel generated from ``x``, then :func:`involution2d`.
 
-    Works on float32 and float64 inputs (weights are kept in float64 and
-    cast once per dtype).  ``layout="NHWC"``: x and the result (N, H, W, C),
-    the kernel generated channels last too.
+    Kernel generation runs on fastconv's own ops: average pooling by the
+    stride (when ``stride > 1``), a 1x1 convolution ``C -> C / r`` with the
+    BatchNorm (running statistics, eps 1e-5) folded in and a fused ReLU, and a
+    1x1 convolution ``C / r -> K * K * G`` with a bias; then
+    ``involution2d(x, kernel, K, stride)`` with padding ``(K - 1) // 2``.
+    ``G = channels // group_channels``.
+
+    Parameters
+    ----------
+    channels : int
+        C, the input's (and output's) channels.
+    kernel_size : int, default 7
+        K.
+    stride : int, default 1
+        The involution's stride (and the kernel branch's pooling).
+    group_channels : int, default 16
+        Channels per group; must divide ``channels``.
+    reduction_ratio : int, default 4
+        r: the kernel branch's bottleneck has ``channels // r`` channels.
+    seed : int, numpy.random.Generator or None, optional
+        The random initial weights (PyTorch's default initialisation of a
+        convolution); load trained ones with :meth:`from_state_dict`.
+    layout : str, optional
+        ``None``/``"NCHW"``, or ``"NHWC"``: ``x`` and the result
+        ``(N, H, W, C)``, the kernel generated channels last too.
+
+    Attributes
+    ----------
+    channels, kernel_size, stride, group_channels, groups : int
+        The operator's geometry.
+
+    Raises
+    ------
+    ValueError
+        ``group_channels`` not dividing ``channels``, or a ratio that leaves no
+        channel.
+
+    Notes
+    -----
+    Works on float32 and float64 inputs: the weights are kept in float64 and
+    cast once per dtype. The two 1x1 convolutions are :class:`Conv2d` layer
+    objects (weights packed once per dtype), and the validated problems are
+    kept per input shape, so a call costs the C work plus one check of ``x``.
+    ``forward`` is the same as calling the layer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastconv as fc
+    >>> inv = fc.Involution2d(64, kernel_size=7, stride=1, seed=0)
+    >>> inv
+    Involution2d(channels=64, kernel_size=7, stride=1, group_channels=16)
+    >>> x = np.ones((1, 64, 14, 14), np.float32)
+    >>> inv(x).shape, inv(x).dtype
+    ((1, 64, 14, 14), dtype('float32'))
+    >>> inv.kernel(x).shape                                 # (N, G, K*K, H, W)
+    (1, 4, 49, 14, 14)
+    >>> fc.Involution2d(64, 3, stride=2, seed=0)(x).shape
+    (1, 64, 7, 7)
     """
 
-    def __init__(self, channels, kernel_size=7, stride=1, group_channels=16, reduction_ratio=4,
-                 *, seed=None, layout=None):
+    channels: int
+    kernel_size: int
+    stride: int
+    group_channels: int
+    groups: int
+    layout: Layout | None
+
+    def __init__(self, channels: int, kernel_size: int = 7, stride: int = 1,
+                 group_channels: int = 16, reduction_ratio: int = 4, *,
+                 seed: int | np.random.SeedSequence | np.random.Generator | None = None,
+                 layout: Layout | None = None) -> None:
         C = _args.int_arg(channels, "channels", minimum=1)
         K = _args.int_arg(kernel_size, "kernel_size", minimum=1)
         gc = _args.int_arg(group_channels, "group_channels", minimum=1)
@@ -69,9 +136,45 @@ class Involution2d:
         self._setup(sd, K, stride, gc, layout)
 
     @classmethod
-    def from_state_dict(cls, state_dict, *, stride=1, group_channels=16, layout=None):
-        """Build from the official repository's key names; infers channels and
-        kernel_size from the weights."""
+    def from_state_dict(cls, state_dict: Mapping[str, Any], *, stride: int = 1,
+                        group_channels: int = 16,
+                        layout: Layout | None = None) -> Involution2d:
+        """An :class:`Involution2d` with trained weights, under the official
+        repository's key names.
+
+        Parameters
+        ----------
+        state_dict : mapping of str to array_like
+            ``conv1.conv.weight`` ``(C/r, C, 1, 1)``, ``conv1.bn.weight``,
+            ``conv1.bn.bias``, ``conv1.bn.running_mean``, ``conv1.bn.running_var``
+            (each ``(C/r,)``), ``conv2.conv.weight`` ``(K*K*G, C/r, 1, 1)`` and
+            ``conv2.conv.bias``; NumPy arrays, torch tensors or anything
+            ``numpy.asarray`` takes. Other keys are ignored.
+        stride : int, default 1
+        group_channels : int, default 16
+        layout : str, optional
+            As for the constructor. ``channels`` and ``kernel_size`` are inferred
+            from the weights.
+
+        Returns
+        -------
+        Involution2d
+
+        Raises
+        ------
+        ValueError
+            A key missing, or weights of inconsistent shapes.
+        TypeError
+            A value that is not a numeric array.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import fastconv as fc
+        >>> sd = fc.Involution2d(32, kernel_size=3, group_channels=8, seed=1).state_dict()
+        >>> fc.Involution2d.from_state_dict(sd, group_channels=8)
+        Involution2d(channels=32, kernel_size=3, stride=1, group_channels=8)
+        """
         missing = [k for k in _KEYS if k not in state_dict]
         if missing:
             raise ValueError(f"state_dict lacks {missing} (needs {list(_KEYS)})")
@@ -119,8 +222,16 @@ class Involution2d:
         self._plans = {}
         self._lock = threading.Lock()
 
-    def state_dict(self):
-        """The weights under the official repository's key names (float64 copies)."""
+    def state_dict(self) -> dict[str, FloatArray]:
+        """The weights under the official repository's key names.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            float64 copies: ``conv1.conv.weight``, ``conv1.bn.weight``,
+            ``conv1.bn.bias``, ``conv1.bn.running_mean``, ``conv1.bn.running_var``,
+            ``conv2.conv.weight``, ``conv2.conv.bias``.
+        """
         return {k: v.copy() for k, v in self._sd.items()}
 
     def _layers(self, dtype):
@@ -181,9 +292,20 @@ class Involution2d:
             _core.avg_pool(pool, x, src)
         return conv2(conv1(src))
 
-    def kernel(self, x):
-        """The generated involution kernel for x: (N, G, K*K, H_out, W_out), or
-        channels last (N, H_out, W_out, G, K*K)."""
+    def kernel(self, x: ArrayLike) -> FloatArray:
+        """The involution kernel generated for ``x``.
+
+        Parameters
+        ----------
+        x : array_like
+            ``(N, C, H, W)`` (or ``(N, H, W, C)`` channels last), float32 or float64.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(N, G, K*K, H_out, W_out)``, or channels last ``(N, H_out, W_out, G,
+            K*K)``: what the layer passes to :func:`involution2d`.
+        """
         x = _args.as_float_array(x, "x")
         k = self._kernel(x, self._plan(x))
         if self._lay:
@@ -192,7 +314,33 @@ class Involution2d:
         N, _, H, W = k.shape
         return k.reshape(N, self.groups, self.kernel_size ** 2, H, W)
 
-    def __call__(self, x, *, out=None):
+    def __call__(self, x: ArrayLike, *, out: FloatArray | None = None) -> FloatArray:
+        """Apply the operator: generate the kernel from ``x`` and run the involution.
+
+        Parameters
+        ----------
+        x : array_like
+            ``(N, channels, H, W)`` (or ``(N, H, W, channels)`` channels last),
+            float32 or float64; at ``stride > 1`` the pooled size must match the
+            involution's output size (``H`` and ``W`` divisible by the stride, for
+            odd kernels).
+        out : numpy.ndarray, optional
+            A C-contiguous array of the result's shape and dtype, written and
+            returned.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(N, channels, H_out, W_out)`` (or channels last), of ``x``'s dtype.
+
+        Raises
+        ------
+        TypeError
+            ``x`` not float32 or float64.
+        ValueError
+            ``x`` of the wrong channels or a size the stride does not divide, or a
+            bad ``out``.
+        """
         x = _args.as_float_array(x, "x")
         plan = self._plan(x)
         y = _args.check_out(out, plan[3], x.dtype, x)
@@ -205,7 +353,7 @@ class Involution2d:
 
     forward = __call__
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"Involution2d(channels={self.channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}, group_channels={self.group_channels}"
                 + (f", layout={self.layout!r})" if self._lay else ")"))

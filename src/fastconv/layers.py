@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import threading
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 
 from . import _args, _core
+from ._core import Plan
+from ._typing import (Activation, Algorithm, ArrayLike, FloatArray, IntOrTuple, Layout, Padding,
+                      PaddingMode)
 
 _MAX_PACKS = 8     # packed layouts a layer keeps (one per plan key)
 _MAX_PLANS = 64    # plans a layer keeps (one per input geometry and ISA level)
@@ -23,6 +27,10 @@ class _Layer:
     next call of that shape: copy it to keep it."""
     _nd = 0
     _layout = ""
+    _repr_args: tuple[str, ...]
+    weight: FloatArray
+    bias: FloatArray | None
+    reuse_output: bool
 
     def _own(self, weight, bias):
         w, b = _args.weight_arrays(self._nd, weight, bias, self._layout)
@@ -67,9 +75,10 @@ class _Layer:
                     p = self._packs[key] = pack()
         return p
 
+    forward: ClassVar[Callable[..., FloatArray]]
     forward = lambda self, x, *, residual=None, out=None: self(x, residual=residual, out=out)  # noqa: E731
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         args = ", ".join(f"{k}={getattr(self, k)!r}" for k in self._repr_args)
         return (f"{type(self).__name__}(weight={self.weight.shape}, "
                 f"bias={self.bias is not None}, {args}, dtype={self.weight.dtype})")
@@ -80,9 +89,11 @@ class _ConvNd(_Layer):
     _repr_args = ("stride", "padding", "dilation", "groups", "padding_mode", "algorithm",
                   "activation", "layout")
 
-    def __init__(self, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-                 padding_mode="zeros", algorithm="auto", activation=None, reuse_output=False,
-                 layout=None):
+    def __init__(self, weight: ArrayLike, bias: ArrayLike | None = None, stride: IntOrTuple = 1,
+                 padding: Padding = 0, dilation: IntOrTuple = 1, groups: int = 1, *,
+                 padding_mode: PaddingMode = "zeros", algorithm: Algorithm = "auto",
+                 activation: Activation = None, reuse_output: bool = False,
+                 layout: Layout | None = None) -> None:
         self._own(weight, bias)
         self.reuse_output = bool(reuse_output)
         self.layout = layout
@@ -118,10 +129,33 @@ class _ConvNd(_Layer):
             self._plans[(desc, isa, spec.algorithm)] = pl
         return pl
 
-    def plan(self, x):
-        """What this layer runs on input x (an array, or its shape): the
-        algorithm, the implementation, the input's preparation, the ISA level,
-        whether the weights are packed, and why.  ``print(layer.plan(x))``."""
+    def plan(self, x: ArrayLike | tuple[int, ...]) -> Plan | None:
+        """What this layer runs on input ``x``: the algorithm, the implementation, the
+        input's preparation, the ISA level, whether the weights are packed, and why.
+
+        Parameters
+        ----------
+        x : array_like or tuple of int
+            An input array, or just its shape (a tuple of ints; the layer's dtype
+            is assumed).
+
+        Returns
+        -------
+        Plan or None
+            The plan the next call on such an input runs (made once and kept);
+            ``None`` where there is nothing to compute (an empty batch or output).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import fastconv as fc
+        >>> layer = fc.Conv2d(np.ones((64, 64, 1, 1), np.float32))
+        >>> plan = layer.plan((1, 64, 56, 56))
+        >>> plan.algorithm, plan.implementation, plan.packs
+        ('direct', 'pointwise-pixels', False)
+        >>> print(plan)  # doctest: +ELLIPSIS
+        direct -> pointwise-pixels on ... (float32), input: none, weights: as given; why: ...
+        """
         if isinstance(x, tuple) and all(isinstance(v, int) for v in x):
             x = np.empty(x, self.weight.dtype)
         spec = self._spec(x)[0]
@@ -129,9 +163,40 @@ class _ConvNd(_Layer):
             return None
         return self._plan_for(spec)
 
-    def __call__(self, x, *, residual=None, out=None):
-        """activation(conv(x) + bias + residual); residual (the result's shape)
-        may be out itself."""
+    def __call__(self, x: ArrayLike, *, residual: ArrayLike | None = None,
+                 out: FloatArray | None = None) -> FloatArray:
+        """Apply the layer: ``activation(conv(x) + bias + residual)``.
+
+        The same numbers as the functional call with the layer's arguments; the
+        plan for ``x``'s geometry (and the ISA level in force) is made once, and the
+        weights packed once per packed layout.
+
+        Parameters
+        ----------
+        x : array_like
+            The input: ``(N, C_in, *spatial)`` or unbatched without ``N``, or
+            channels last when the layer's ``layout`` says so; the layer's dtype.
+            Any spatial size the layer accepts; one shape after another is fine.
+        residual : array_like, optional
+            An array of the result's shape and dtype added before the activation;
+            it may be ``out`` itself.
+        out : numpy.ndarray, optional
+            A C-contiguous array of exactly the result's shape and dtype, written
+            and returned (see ``reuse_output`` for the layer's own).
+
+        Returns
+        -------
+        numpy.ndarray
+            The result, of the layer's dtype.
+
+        Raises
+        ------
+        TypeError
+            ``x`` or ``residual`` not of the weights' dtype.
+        ValueError
+            ``x`` of a shape the layer cannot take (channels, too small for the
+            kernel), or a bad ``out``.
+        """
         spec, xb, w, b = self._spec(x)
         if spec.empty or spec.C_in == 0:
             return _conv(self._nd, x, w, b, self.stride, self.padding, self.dilation,
@@ -149,17 +214,230 @@ class _ConvNd(_Layer):
 
 
 class Conv1d(_ConvNd):
-    """1-D convolution layer; weight (C_out, C_in/groups, k)."""
+    """1-D convolution layer: the weights copied, checked and packed once,
+    applied to many inputs.
+
+    Calling the layer computes what :func:`conv1d` computes with the same
+    arguments, without repacking the weights: faster on repeated calls,
+    markedly on layers with big weights and small images. Every argument is
+    checked at construction, so a bad layer fails there.
+
+    Parameters
+    ----------
+    weight : array_like
+        ``(C_out, C_in / groups, k)``, float32 or float64 (the layer's
+        dtype; inputs must have it). Copied: changing the caller's array
+        afterwards does not change the layer.
+    bias : array_like, optional
+        ``(C_out,)``, of the weight's dtype.
+    stride, padding, dilation, groups, padding_mode, algorithm, activation
+        As for :func:`conv1d`: ``padding`` an int, a tuple, ``(before,
+        after)`` pairs, ``"valid"`` or ``"same"``; ``padding_mode`` one of
+        ``"zeros"``, ``"reflect"``, ``"replicate"``, ``"circular"``;
+        ``algorithm`` one of ``"auto"``, ``"direct"``, ``"gemm"``,
+        ``"winograd"``; ``activation`` ``None``, a name or
+        ``("leaky_relu", slope)``.
+    reuse_output : bool, default False
+        A call without ``out=`` writes into the array the layer returned last
+        for that output shape (per Python thread; a new one where it would
+        overlap the input or residual, at most 4 shapes kept) instead of
+        allocating one: fresh outputs cost page faults on every call. A result
+        is then valid until the layer's next call of that shape: copy it to
+        keep it.
+    layout : str, optional
+        ``None``/``"NCHW"`` (channels first) or ``"NLC"``/``"NHWC"``/
+        ``"channels_last"``: inputs and results channels last.
+
+    Attributes
+    ----------
+    weight, bias : numpy.ndarray
+        Read-only copies of the weights.
+
+    Raises
+    ------
+    TypeError
+        Weights that are not float32 or float64, or of two dtypes.
+    ValueError
+        An argument out of its range or not among its accepted forms.
+
+    See Also
+    --------
+    conv1d : the functional form.
+    conv_plan : the plan of a functional call.
+
+    Notes
+    -----
+    Layers are safe to call from several Python threads at once (the GIL is
+    released while the kernels run), and may be called on inputs of any shape
+    they accept, one after the other: each input geometry gets its own plan
+    (at most 64 kept), and plans of one packed layout share the packed weights
+    (at most 8 packings kept). ``forward(x, *, residual=None, out=None)`` is
+    the same as calling the layer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastconv as fc
+    >>> layer = fc.Conv1d(np.ones((8, 4, 3), np.float32), padding=1, activation="relu")
+    >>> layer(np.ones((2, 4, 32), np.float32)).shape
+    (2, 8, 32)
+    """
     _nd = 1
 
 
 class Conv2d(_ConvNd):
-    """2-D convolution layer; weight (C_out, C_in/groups, kH, kW)."""
+    """2-D convolution layer: the weights copied, checked and packed once,
+    applied to many inputs.
+
+    Calling the layer computes what :func:`conv2d` computes with the same
+    arguments, without repacking the weights: faster on repeated calls,
+    markedly on layers with big weights and small images. Every argument is
+    checked at construction, so a bad layer fails there.
+
+    Parameters
+    ----------
+    weight : array_like
+        ``(C_out, C_in / groups, kH, kW)``, float32 or float64 (the layer's
+        dtype; inputs must have it). Copied: changing the caller's array
+        afterwards does not change the layer.
+    bias : array_like, optional
+        ``(C_out,)``, of the weight's dtype.
+    stride, padding, dilation, groups, padding_mode, algorithm, activation
+        As for :func:`conv2d`: ``padding`` an int, a tuple, ``(before,
+        after)`` pairs, ``"valid"`` or ``"same"``; ``padding_mode`` one of
+        ``"zeros"``, ``"reflect"``, ``"replicate"``, ``"circular"``;
+        ``algorithm`` one of ``"auto"``, ``"direct"``, ``"gemm"``,
+        ``"winograd"``; ``activation`` ``None``, a name or
+        ``("leaky_relu", slope)``.
+    reuse_output : bool, default False
+        A call without ``out=`` writes into the array the layer returned last
+        for that output shape (per Python thread; a new one where it would
+        overlap the input or residual, at most 4 shapes kept) instead of
+        allocating one: fresh outputs cost page faults on every call. A result
+        is then valid until the layer's next call of that shape: copy it to
+        keep it.
+    layout : str, optional
+        ``None``/``"NCHW"`` (channels first) or ``"NHWC"``/
+        ``"channels_last"``: inputs and results channels last.
+
+    Attributes
+    ----------
+    weight, bias : numpy.ndarray
+        Read-only copies of the weights.
+
+    Raises
+    ------
+    TypeError
+        Weights that are not float32 or float64, or of two dtypes.
+    ValueError
+        An argument out of its range or not among its accepted forms.
+
+    See Also
+    --------
+    conv2d : the functional form.
+    conv_plan : the plan of a functional call.
+
+    Notes
+    -----
+    Layers are safe to call from several Python threads at once (the GIL is
+    released while the kernels run), and may be called on inputs of any shape
+    they accept, one after the other: each input geometry gets its own plan
+    (at most 64 kept), and plans of one packed layout share the packed weights
+    (at most 8 packings kept). ``forward(x, *, residual=None, out=None)`` is
+    the same as calling the layer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastconv as fc
+    >>> w = np.ones((16, 8, 3, 3), np.float32)
+    >>> layer = fc.Conv2d(w, np.zeros(16, np.float32), padding=1, activation="relu")
+    >>> layer
+    Conv2d(weight=(16, 8, 3, 3), bias=True, stride=1, padding=1, dilation=1, groups=1, padding_mode='zeros', algorithm='auto', activation='relu', layout=None, dtype=float32)
+    >>> x = np.ones((1, 8, 32, 32), np.float32)
+    >>> y = layer(x)
+    >>> y.shape, float(y[0, 0, 5, 5])
+    ((1, 16, 32, 32), 72.0)
+    >>> layer(np.ones((1, 8, 20, 24), np.float32)).shape    # another input size
+    (1, 16, 20, 24)
+    >>> z = layer(x, residual=y)                            # relu(conv(x) + b + y)
+    >>> float(z[0, 0, 5, 5])
+    144.0
+    >>> layer.plan(x).algorithm in ("direct", "gemm", "winograd")
+    True
+    """
     _nd = 2
 
 
 class Conv3d(_ConvNd):
-    """3-D convolution layer; weight (C_out, C_in/groups, kD, kH, kW)."""
+    """3-D convolution layer: the weights copied, checked and packed once,
+    applied to many inputs.
+
+    Calling the layer computes what :func:`conv3d` computes with the same
+    arguments, without repacking the weights: faster on repeated calls,
+    markedly on layers with big weights and small images. Every argument is
+    checked at construction, so a bad layer fails there.
+
+    Parameters
+    ----------
+    weight : array_like
+        ``(C_out, C_in / groups, kD, kH, kW)``, float32 or float64 (the layer's
+        dtype; inputs must have it). Copied: changing the caller's array
+        afterwards does not change the layer.
+    bias : array_like, optional
+        ``(C_out,)``, of the weight's dtype.
+    stride, padding, dilation, groups, padding_mode, algorithm, activation
+        As for :func:`conv3d`: ``padding`` an int, a tuple, ``(before,
+        after)`` pairs, ``"valid"`` or ``"same"``; ``padding_mode`` one of
+        ``"zeros"``, ``"reflect"``, ``"replicate"``, ``"circular"``;
+        ``algorithm`` one of ``"auto"``, ``"direct"``, ``"gemm"``,
+        ``"winograd"``; ``activation`` ``None``, a name or
+        ``("leaky_relu", slope)``.
+    reuse_output : bool, default False
+        A call without ``out=`` writes into the array the layer returned last
+        for that output shape (per Python thread; a new one where it would
+        overlap the input or residual, at most 4 shapes kept) instead of
+        allocating one: fresh outputs cost page faults on every call. A result
+        is then valid until the layer's next call of that shape: copy it to
+        keep it.
+    layout : str, optional
+        ``None``/``"NCHW"`` (channels first) or ``"NDHWC"``/``"NHWC"``/
+        ``"channels_last"``: inputs and results channels last.
+
+    Attributes
+    ----------
+    weight, bias : numpy.ndarray
+        Read-only copies of the weights.
+
+    Raises
+    ------
+    TypeError
+        Weights that are not float32 or float64, or of two dtypes.
+    ValueError
+        An argument out of its range or not among its accepted forms.
+
+    See Also
+    --------
+    conv3d : the functional form.
+    conv_plan : the plan of a functional call.
+
+    Notes
+    -----
+    Layers are safe to call from several Python threads at once (the GIL is
+    released while the kernels run), and may be called on inputs of any shape
+    they accept, one after the other: each input geometry gets its own plan
+    (at most 64 kept), and plans of one packed layout share the packed weights
+    (at most 8 packings kept). ``forward(x, *, residual=None, out=None)`` is
+    the same as calling the layer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastconv as fc
+    >>> layer = fc.Conv3d(np.ones((8, 4, 3, 3, 3), np.float32), padding=1)
+    >>> layer(np.ones((1, 4, 4, 8, 8), np.float32)).shape
+    (1, 8, 4, 8, 8)
+    """
     _nd = 3
 
 
@@ -168,8 +446,10 @@ class _ConvTransposeNd(_Layer):
     _repr_args = ("stride", "padding", "output_padding", "groups", "dilation", "activation",
                   "layout")
 
-    def __init__(self, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                 dilation=1, *, activation=None, reuse_output=False, layout=None):
+    def __init__(self, weight: ArrayLike, bias: ArrayLike | None = None, stride: IntOrTuple = 1,
+                 padding: Padding = 0, output_padding: IntOrTuple = 0, groups: int = 1,
+                 dilation: IntOrTuple = 1, *, activation: Activation = None,
+                 reuse_output: bool = False, layout: Layout | None = None) -> None:
         self._own(weight, bias)
         self.reuse_output = bool(reuse_output)
         self.layout = layout
@@ -182,9 +462,40 @@ class _ConvTransposeNd(_Layer):
         self.stride, self.padding, self.output_padding = stride, padding, output_padding
         self.groups, self.dilation, self.activation = groups, dilation, activation
 
-    def __call__(self, x, *, residual=None, out=None):
-        """activation(conv_transpose(x) + bias + residual); residual (the
-        result's shape) may be out itself."""
+    def __call__(self, x: ArrayLike, *, residual: ArrayLike | None = None,
+                 out: FloatArray | None = None) -> FloatArray:
+        """Apply the layer: ``activation(conv_transpose(x) + bias + residual)``.
+
+        The same numbers as the functional call with the layer's arguments; the
+        plan for ``x``'s geometry (and the ISA level in force) is made once, and the
+        weights packed once per packed layout.
+
+        Parameters
+        ----------
+        x : array_like
+            The input: ``(N, C_in, *spatial)`` or unbatched without ``N``, or
+            channels last when the layer's ``layout`` says so; the layer's dtype.
+            Any spatial size the layer accepts; one shape after another is fine.
+        residual : array_like, optional
+            An array of the result's shape and dtype added before the activation;
+            it may be ``out`` itself.
+        out : numpy.ndarray, optional
+            A C-contiguous array of exactly the result's shape and dtype, written
+            and returned (see ``reuse_output`` for the layer's own).
+
+        Returns
+        -------
+        numpy.ndarray
+            The result, of the layer's dtype.
+
+        Raises
+        ------
+        TypeError
+            ``x`` or ``residual`` not of the weights' dtype.
+        ValueError
+            ``x`` of a shape the layer cannot take (channels, too small for the
+            kernel), or a bad ``out``.
+        """
         spec, xb, w, b = _args.conv_transpose_spec(
             self._nd, x, self.weight, self.bias, self.stride, self.padding,
             self.output_padding, self.groups, self.dilation, self.activation, self.layout)
@@ -200,15 +511,160 @@ class _ConvTransposeNd(_Layer):
 
 
 class ConvTranspose1d(_ConvTransposeNd):
-    """Transposed 1-D convolution layer; weight (C_in, C_out/groups, k)."""
+    """Transposed 1-D convolution layer: the weights copied and packed once.
+
+    Calling the layer computes what :func:`conv_transpose1d` computes with
+    the same arguments; the packed weights are kept per ISA level.
+
+    Parameters
+    ----------
+    weight : array_like
+        ``(C_in, C_out / groups, k)``, float32 or float64; copied.
+    bias : array_like, optional
+        ``(C_out,)``.
+    stride, padding, output_padding, groups, dilation, activation
+        As for :func:`conv_transpose1d` (``padding``: an int, a tuple,
+        ``(before, after)`` pairs or ``"valid"``).
+    reuse_output : bool, default False
+        A call without ``out=`` writes into the array the layer returned last
+        for that output shape (per Python thread; a new one where it would
+        overlap the input or residual, at most 4 shapes kept) instead of
+        allocating one: fresh outputs cost page faults on every call. A result
+        is then valid until the layer's next call of that shape: copy it to
+        keep it.
+    layout : str, optional
+        ``None``/``"NCHW"`` or ``"NLC"``/``"NHWC"``/``"channels_last"``.
+
+    Attributes
+    ----------
+    weight, bias : numpy.ndarray
+        Read-only copies of the weights.
+
+    Raises
+    ------
+    TypeError
+        Weights that are not float32 or float64, or of two dtypes.
+    ValueError
+        An argument out of its range or not among its accepted forms.
+
+    Notes
+    -----
+    Safe to call from several Python threads at once. ``forward(x, *,
+    residual=None, out=None)`` is the same as calling the layer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastconv as fc
+    >>> up = fc.ConvTranspose1d(np.ones((8, 4, 4), np.float32), stride=2, padding=1)
+    >>> up(np.ones((1, 8, 16), np.float32)).shape
+    (1, 4, 32)
+    """
     _nd = 1
 
 
 class ConvTranspose2d(_ConvTransposeNd):
-    """Transposed 2-D convolution layer; weight (C_in, C_out/groups, kH, kW)."""
+    """Transposed 2-D convolution layer: the weights copied and packed once.
+
+    Calling the layer computes what :func:`conv_transpose2d` computes with
+    the same arguments; the packed weights are kept per ISA level.
+
+    Parameters
+    ----------
+    weight : array_like
+        ``(C_in, C_out / groups, kH, kW)``, float32 or float64; copied.
+    bias : array_like, optional
+        ``(C_out,)``.
+    stride, padding, output_padding, groups, dilation, activation
+        As for :func:`conv_transpose2d` (``padding``: an int, a tuple,
+        ``(before, after)`` pairs or ``"valid"``).
+    reuse_output : bool, default False
+        A call without ``out=`` writes into the array the layer returned last
+        for that output shape (per Python thread; a new one where it would
+        overlap the input or residual, at most 4 shapes kept) instead of
+        allocating one: fresh outputs cost page faults on every call. A result
+        is then valid until the layer's next call of that shape: copy it to
+        keep it.
+    layout : str, optional
+        ``None``/``"NCHW"`` or ``"NHWC"``/``"channels_last"``.
+
+    Attributes
+    ----------
+    weight, bias : numpy.ndarray
+        Read-only copies of the weights.
+
+    Raises
+    ------
+    TypeError
+        Weights that are not float32 or float64, or of two dtypes.
+    ValueError
+        An argument out of its range or not among its accepted forms.
+
+    Notes
+    -----
+    Safe to call from several Python threads at once. ``forward(x, *,
+    residual=None, out=None)`` is the same as calling the layer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastconv as fc
+    >>> up = fc.ConvTranspose2d(np.ones((8, 4, 4, 4), np.float32), stride=2, padding=1,
+    ...                         activation="relu")
+    >>> up(np.ones((1, 8, 8, 8), np.float32)).shape
+    (1, 4, 16, 16)
+    """
     _nd = 2
 
 
 class ConvTranspose3d(_ConvTransposeNd):
-    """Transposed 3-D convolution layer; weight (C_in, C_out/groups, kD, kH, kW)."""
+    """Transposed 3-D convolution layer: the weights copied and packed once.
+
+    Calling the layer computes what :func:`conv_transpose3d` computes with
+    the same arguments; the packed weights are kept per ISA level.
+
+    Parameters
+    ----------
+    weight : array_like
+        ``(C_in, C_out / groups, kD, kH, kW)``, float32 or float64; copied.
+    bias : array_like, optional
+        ``(C_out,)``.
+    stride, padding, output_padding, groups, dilation, activation
+        As for :func:`conv_transpose3d` (``padding``: an int, a tuple,
+        ``(before, after)`` pairs or ``"valid"``).
+    reuse_output : bool, default False
+        A call without ``out=`` writes into the array the layer returned last
+        for that output shape (per Python thread; a new one where it would
+        overlap the input or residual, at most 4 shapes kept) instead of
+        allocating one: fresh outputs cost page faults on every call. A result
+        is then valid until the layer's next call of that shape: copy it to
+        keep it.
+    layout : str, optional
+        ``None``/``"NCHW"`` or ``"NDHWC"``/``"NHWC"``/``"channels_last"``.
+
+    Attributes
+    ----------
+    weight, bias : numpy.ndarray
+        Read-only copies of the weights.
+
+    Raises
+    ------
+    TypeError
+        Weights that are not float32 or float64, or of two dtypes.
+    ValueError
+        An argument out of its range or not among its accepted forms.
+
+    Notes
+    -----
+    Safe to call from several Python threads at once. ``forward(x, *,
+    residual=None, out=None)`` is the same as calling the layer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastconv as fc
+    >>> up = fc.ConvTranspose3d(np.ones((8, 4, 2, 2, 2), np.float32), stride=2)
+    >>> up(np.ones((1, 8, 2, 4, 4), np.float32)).shape
+    (1, 4, 4, 8, 8)
+    """
     _nd = 3
