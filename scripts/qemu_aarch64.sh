@@ -31,6 +31,14 @@ for tool in qemu-aarch64 "$CC" debootstrap dpkg; do
     }
 done
 PY="qemu-aarch64 -L $ROOT $ROOT/usr/bin/python3.11"
+# the python that tests see as sys.executable (and start in subprocesses): a
+# host script that runs the arm64 python under qemu, named as its argv[0]
+WRAP="$OUT/bin/python3"
+write_wrapper() {
+    mkdir -p "$OUT/bin"
+    printf '#!/bin/sh\nexec qemu-aarch64 -L %s -0 %s %s "$@"\n' "$ROOT" "$WRAP" "$ROOT/usr/bin/python3.11" > "$WRAP"
+    chmod +x "$WRAP"
+}
 
 make_root() {
     [ -x "$ROOT/usr/bin/python3.11" ] && [ -e "$ROOT/.fastconv-root-ok" ] && return 0
@@ -102,7 +110,9 @@ make_root
 [ $no_build = 1 ] && [ -s "$OUT/_core.cpython-311-aarch64-linux-gnu.so" ] || build
 package
 [ $build_only = 1 ] && exit 0
-export PYTHONPATH="$OUT/pkg" OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} OPENBLAS_NUM_THREADS=1 \
+write_wrapper
+PY=$WRAP
+export PYTHONHOME="$ROOT/usr" PYTHONPATH="$OUT/pkg" OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} OPENBLAS_NUM_THREADS=1 \
     HYPOTHESIS_PROFILE=${HYPOTHESIS_PROFILE:-dev}
 $PY -c "import fastconv; fastconv.show_config()"
 if [ ${#args[@]} -eq 0 ]; then
