@@ -5,6 +5,8 @@ Environment:
   FASTCONV_OPENMP=0   build without OpenMP (single-threaded kernels)
   FASTCONV_WERROR=1   turn compiler warnings in the kernels into errors (CI)
   FASTCONV_CFLAGS     extra flags for every C file (e.g. sanitizers)
+  FASTCONV_CLANG_CL   Windows: the clang-cl that compiles the SIMD kernel levels
+                      (default: clang-cl on PATH or LLVM's default place; 0: none)
 """
 import os
 import platform
@@ -17,6 +19,7 @@ import tempfile
 import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_clib import build_clib
 
 KDIR = "src/fastconv/_kernels"
 MSVC = sys.platform == "win32" and "GCC" not in sys.version
@@ -99,10 +102,33 @@ else:
               "avx512": ["-mavx512f", "-mavx512vl", "-mavx512bw", "-mavx512dq", "-mavx2", "-mfma",
                          "-ffp-contract=fast"]}
 
+# Windows: cl.exe has no GCC vector extensions (every ukernel would take its
+# plain-C path, measured 4-27x slower), so the kernel levels -- isa/<level>.c,
+# every microkernel and no OpenMP -- are compiled by clang-cl, which has them
+# and writes objects MSVC's linker takes; the rest (the planner, the threads:
+# OpenMP 2.0, vcomp) stays on cl.exe.  clang-cl: FASTCONV_CLANG_CL, else on PATH
+# (GitHub's Windows runners have LLVM), else cl.exe alone (slow, correct).
+_CLANG_CL = os.environ.get("FASTCONV_CLANG_CL", "")   # "0": cl.exe alone
+CLANG_CL = None
+if MSVC and _CLANG_CL != "0":
+    CLANG_CL = _CLANG_CL or shutil.which("clang-cl") or next(
+        (p for p in (r"C:\Program Files\LLVM\bin\clang-cl.exe",) if os.path.exists(p)), None)
+# clang-cl's flags for a level (scripts/msvc_check.sh compiles the levels with these)
+CLANG_CL_BASE = ["/O2", "/std:c11", "/clang:-fno-math-errno", "/clang:-ffp-contract=fast"]
+CLANG_CL_LEVELS = {"vec128": [], "avx2": ["/clang:-mavx2", "/clang:-mfma"],
+                   "avx512": ["/clang:-mavx512f", "/clang:-mavx512vl", "/clang:-mavx512bw",
+                              "/clang:-mavx512dq", "/clang:-mavx2", "/clang:-mfma"]}
+
 # The baseline library gets no -m flags: it must run on any CPU of the architecture.
-libraries = [lib("fc_kernels", BASELINE)]
-if X86:
-    libraries += [lib(f"fc_{name}", [f"isa/{name}.c"], flags) for name, flags in LEVELS.items()]
+if CLANG_CL:
+    libraries = [lib("fc_kernels", [s for s in BASELINE if s != "isa/vec128.c"])]
+    for name, flags in CLANG_CL_LEVELS.items():
+        libraries.append(lib(f"fc_{name}", [f"isa/{name}.c"]))
+        libraries[-1][1].update(clang_cl=CLANG_CL, cflags=CLANG_CL_BASE + flags)
+else:
+    libraries = [lib("fc_kernels", BASELINE)]
+    if X86:
+        libraries += [lib(f"fc_{name}", [f"isa/{name}.c"], flags) for name, flags in LEVELS.items()]
 if ARM64:
     # ASIMD is in every ARMv8-A CPU: no -march flag, only the FMA contraction
     libraries += [lib("fc_neon", ["isa/neon.c"], ["/fp:contract"] if MSVC else ["-ffp-contract=fast"])]
@@ -117,7 +143,29 @@ ext = Extension(
     extra_link_args=OMP_LFLAGS + ([] if MSVC else ["-pthread"]) + os.environ.get("FASTCONV_LDFLAGS", "").split(),
 )
 
+class BuildClib(build_clib):
+    """build_clib that compiles the libraries marked clang_cl with clang-cl
+    (archived by MSVC's lib.exe like the others)."""
+
+    def build_libraries(self, libraries):
+        super().build_libraries([lb for lb in libraries if "clang_cl" not in lb[1]])
+        for name, info in libraries:
+            if "clang_cl" not in info:
+                continue
+            objects = []
+            for src in info["sources"]:
+                obj = os.path.join(self.build_temp, os.path.splitext(src)[0] + ".obj")
+                os.makedirs(os.path.dirname(obj), exist_ok=True)
+                cmd = [info["clang_cl"], "/nologo", "/c", *info["cflags"],
+                       *[f"/I{d}" for d in info["include_dirs"]], src, f"/Fo{obj}"]
+                print(" ".join(cmd))
+                subprocess.run(cmd, check=True)
+                objects.append(obj)
+            self.compiler.create_static_lib(objects, name, output_dir=self.build_clib, debug=self.debug)
+
+
 setup(
+    cmdclass={"build_clib": BuildClib},
     libraries=libraries,
     ext_modules=cythonize([ext], compiler_directives={"language_level": 3}),
 )

@@ -106,4 +106,30 @@ for tu in $TUS; do
         $INC $base $(isa_flags "$tu") -fsyntax-only "$tu.c"
 done
 echo "$(basename "$CLANG") --target=x86_64-pc-windows-msvc: $([ $fail = "$before" ] && echo clean || echo FAILED)"
+
+# 3. the Windows build of the kernel levels (issue 27): isa/<level>.c as
+#    setup.py has clang-cl compile them (CLANG_CL_BASE, CLANG_CL_LEVELS), with
+#    the GCC vector extensions; each must compile without a diagnostic at /W4
+#    into a COFF object whose code is that level's (FMA on avx2, zmm registers
+#    on avx512), i.e. the SIMD paths, not the plain-C ones.
+[ -e "$stub/math.h" ] || printf '#pragma once\ndouble exp(double); double expm1(double); double tanh(double); double erfc(double);\n#define HUGE_VAL __builtin_huge_val()\n' > "$stub/math.h"
+grep -q calloc "$stub/stdlib.h" || echo 'void *calloc(size_t, size_t);' >> "$stub/stdlib.h"
+OBJDUMP=$(command -v llvm-objdump || ls /usr/bin/llvm-objdump-[0-9]* 2>/dev/null | sort -V | tail -1 || true)
+before=$fail
+cl_base="/O2 /std:c11 /clang:-fno-math-errno /clang:-ffp-contract=fast"
+for lv in vec128 avx2 avx512; do
+    case $lv in
+    avx2) flags="/clang:-mavx2 /clang:-mfma"; want="vfmadd" ;;
+    avx512) flags="/clang:-mavx512f /clang:-mavx512vl /clang:-mavx512bw /clang:-mavx512dq /clang:-mavx2 /clang:-mfma"; want="zmm" ;;
+    *) flags=""; want="mulps" ;;
+    esac
+    run "$CLANG" --driver-mode=cl --target=x86_64-pc-windows-msvc -fms-compatibility-version=19.40 \
+        /nologo /W4 /c $cl_base $flags /imsvc "$stub" /I. /Iinclude "isa/$lv.c" "/Fo$stub/$lv.obj"
+    if [ -n "$OBJDUMP" ] && [ -s "$stub/$lv.obj" ]; then
+        n=$("$OBJDUMP" -d "$stub/$lv.obj" | grep -c "$want" || true)
+        if [ "$n" -lt 100 ]; then echo "clang-cl $lv: only $n instructions with $want: not the SIMD path"; fail=1; fi
+        echo "clang-cl isa/$lv.c: COFF object, $n instructions with $want"
+    fi
+done
+echo "clang-cl (the Windows wheels' kernel levels): $([ $fail = "$before" ] && echo clean || echo FAILED)"
 exit $fail
