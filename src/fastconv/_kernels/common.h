@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
+#ifdef _WIN32
+#include <malloc.h>   /* _aligned_malloc */
+#endif
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -105,7 +108,7 @@ static inline void *fc_malloc(size_t bytes)
     void *p = NULL;
     size_t n = (bytes + FC_ALIGN - 1) / FC_ALIGN * FC_ALIGN;
     if (n == 0) n = FC_ALIGN;
-#if defined(_MSC_VER)
+#if defined(_WIN32)   /* MSVC, clang-cl and MinGW-w64: the CRT's aligned heap */
     p = _aligned_malloc(n, FC_ALIGN);
 #else
     if (posix_memalign(&p, FC_ALIGN, n) != 0) p = NULL;
@@ -115,7 +118,7 @@ static inline void *fc_malloc(size_t bytes)
 
 static inline void fc_free(void *p)
 {
-#if defined(_MSC_VER)
+#if defined(_WIN32)
     _aligned_free(p);
 #else
     free(p);
