@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -71,6 +72,9 @@ class Involution2d:
     def from_state_dict(cls, state_dict, *, stride=1, group_channels=16):
         """Build from the official repository's key names; infers channels and
         kernel_size from the weights."""
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"state_dict must be a mapping of names to arrays, got "
+                            f"{type(state_dict).__name__}")
         missing = [k for k in _KEYS if k not in state_dict]
         if missing:
             raise ValueError(f"state_dict lacks {missing} (needs {list(_KEYS)})")
