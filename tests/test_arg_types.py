@@ -244,3 +244,17 @@ def test_involution_state_dict_container():
         fc.Involution2d.from_state_dict(dict(fc.Involution2d(4, 3, group_channels=2,
                                                              seed=0).state_dict(),
                                              **{"conv1.bn.weight": "w"}))
+
+
+@pytest.mark.parametrize("arg, good, bad", [("padding", (1, 1), (1.0, 1)),
+                                            ("padding", ((1, 1), (1, 1)), ((1, 1), (1, True))),
+                                            ("stride", (1, 1), (1, 1.0)),
+                                            ("dilation", (1, 1), (True, 1)),
+                                            ("groups", 1, 1.0)])
+def test_a_cached_spec_does_not_accept_an_equal_float_or_bool(arg, good, bad):
+    """Repeated calls reuse their checked spec by argument values, and 1.0 == 1 ==
+    True as keys: a float or bool after the equal int is still a TypeError."""
+    fc.conv2d(X2, W2, **{arg: good})
+    fc.conv2d(X2, W2, **{arg: good})
+    with pytest.raises(TypeError, match=arg):
+        fc.conv2d(X2, W2, **{arg: bad})

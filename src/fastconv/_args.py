@@ -387,11 +387,18 @@ _PLAIN = (int, float, str, type(None))
 
 
 def _plain(v) -> bool:
+    """Keys that mean one thing: 1.0 == 1 and True == 1 as dict keys, so a float
+    or bool may not stand where an int is checked (it would find the int's
+    spec); the only float is an activation's parameter, ("leaky_relu", 0.1)."""
     t = type(v)
     if t is int or t is str or v is None:
         return True
-    return t is tuple and all(type(e) in _PLAIN or (type(e) is tuple and
-                                                   all(type(q) is int for q in e)) for e in v)
+    if t is not tuple:
+        return False
+    if len(v) == 2 and type(v[0]) is str:
+        return type(v[1]) in _PLAIN
+    return all(type(e) is int or (type(e) is tuple and all(type(q) is int for q in e))
+               for e in v)
 
 
 def _ready(a) -> bool:
