@@ -24,7 +24,7 @@ def conv_call(x, w, b, nd, layer=False, **kw):
 
 
 def assert_close(y, ref, dtype=None, winograd=False, what=""):
-    """rel_err(y, ref) within TESTING.md's tolerance for dtype."""
+    """rel_err(y, ref) within docs/TESTING.md's tolerance for dtype."""
     y = np.asarray(y)
     if dtype is None:
         dtype = y.dtype

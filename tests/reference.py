@@ -13,7 +13,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 # --------------------------------------------------------------------------
-# Tolerances (TESTING.md) and the error measure
+# Tolerances (docs/TESTING.md) and the error measure
 # --------------------------------------------------------------------------
 TOL_F64 = 1e-10
 TOL_F32 = 1e-4

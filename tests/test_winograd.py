@@ -14,7 +14,7 @@ from fastconv import _core
 import reference as R
 from helpers import DTYPES, DTYPE_IDS, assert_close, rand
 
-F32_BOUND = 1e-3   # TESTING.md, float32 Winograd
+F32_BOUND = 1e-3   # docs/TESTING.md, float32 Winograd
 
 
 def _check(rng, isa, dtype, N, C, O, H, W, padding=1, groups=1, bias=True, **kw):
