@@ -5,6 +5,9 @@ Environment:
   FASTCONV_OPENMP=0   build without OpenMP (single-threaded kernels)
   FASTCONV_WERROR=1   turn compiler warnings in the kernels into errors (CI)
   FASTCONV_CFLAGS     extra flags for every C file (e.g. sanitizers)
+  FASTCONV_LDFLAGS    extra flags for linking the extension
+  FASTCONV_DEBUG=1    keep debug information and symbols (by default GCC/Clang
+                      builds drop Python's -g and Linux links strip the module)
   FASTCONV_CLANG_CL   Windows: the clang-cl that compiles the SIMD kernel levels
                       (default: clang-cl on PATH or LLVM's default place; 0: none)
 """
@@ -23,6 +26,7 @@ from setuptools.command.build_clib import build_clib
 
 KDIR = "src/fastconv/_kernels"
 MSVC = sys.platform == "win32" and "GCC" not in sys.version
+DEBUG = os.environ.get("FASTCONV_DEBUG") == "1"
 MACHINE = (os.environ.get("_PYTHON_HOST_PLATFORM") or platform.machine()).lower()
 X86 = any(m in MACHINE for m in ("x86_64", "amd64", "i686", "x86"))
 ARM64 = any(m in MACHINE for m in ("aarch64", "arm64"))
@@ -74,6 +78,8 @@ if MSVC:
     BASE = ["/O2", "/std:c11", "/GL-"]
 else:
     BASE = ["-O3", "-std=c99", "-Wall", "-Wextra", "-fno-math-errno", "-pthread"]
+    if not DEBUG:
+        BASE.append("-g0")    # after Python's own CFLAGS (-g): release objects without DWARF
     if os.environ.get("FASTCONV_WERROR") == "1":
         BASE.append("-Werror")
 BASE += OMP_CFLAGS + os.environ.get("FASTCONV_CFLAGS", "").split()
@@ -133,14 +139,22 @@ if ARM64:
     # ASIMD is in every ARMv8-A CPU: no -march flag, only the FMA contraction
     libraries += [lib("fc_neon", ["isa/neon.c"], ["/fp:contract"] if MSVC else ["-ffp-contract=fast"])]
 
+# Release builds are stripped at link where the linker is GNU's (or LLVM's
+# lld) on Linux: -s drops the symbol table the extension does not need (it
+# exports only PyInit__core).  macOS and MSVC link as setuptools does.
+STRIP = [] if DEBUG or MSVC or not sys.platform.startswith("linux") else ["-s"]
+
 ext = Extension(
     "fastconv._core",
     sources=["src/fastconv/_core.pyx"],
     include_dirs=INCLUDE + [np.get_include()],
-    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-    extra_compile_args=(["/O2"] if MSVC else ["-O2"]) + OMP_CFLAGS
+    # the oldest NumPy the extension runs with: the project's numpy>=1.23
+    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),
+                   ("NPY_TARGET_VERSION", "NPY_1_23_API_VERSION")],
+    extra_compile_args=(["/O2"] if MSVC else ["-O2"] + ([] if DEBUG else ["-g0"])) + OMP_CFLAGS
     + os.environ.get("FASTCONV_CFLAGS", "").split(),
-    extra_link_args=OMP_LFLAGS + ([] if MSVC else ["-pthread"]) + os.environ.get("FASTCONV_LDFLAGS", "").split(),
+    extra_link_args=OMP_LFLAGS + ([] if MSVC else ["-pthread"]) + STRIP
+    + os.environ.get("FASTCONV_LDFLAGS", "").split(),
 )
 
 class BuildClib(build_clib):

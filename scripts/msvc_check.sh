@@ -83,7 +83,7 @@ trap 'rm -rf "$stub"' EXIT
 cat > "$stub/stdlib.h" <<'EOF'
 #pragma once
 #include <stddef.h>
-void *malloc(size_t); void free(void *); void abort(void);
+void *malloc(size_t); void *calloc(size_t, size_t); void free(void *); void abort(void);
 void *_aligned_malloc(size_t, size_t); void _aligned_free(void *);
 EOF
 printf '#pragma once\n#include <stdlib.h>\n' > "$stub/malloc.h"
@@ -91,6 +91,12 @@ cat > "$stub/string.h" <<'EOF'
 #pragma once
 #include <stddef.h>
 void *memcpy(void *, const void *, size_t); void *memset(void *, int, size_t);
+EOF
+# what the kernels take from math.h (common.h includes it since the pooling kernels)
+cat > "$stub/math.h" <<'EOF'
+#pragma once
+double exp(double); double expm1(double); double tanh(double); double erfc(double);
+#define HUGE_VAL __builtin_huge_val()
 EOF
 printf '#pragma once\nint omp_get_max_threads(void);\n' > "$stub/omp.h"
 printf '#pragma once\ntypedef int jmp_buf[16];\n' > "$stub/setjmp.h"
@@ -102,7 +108,8 @@ for tu in $TUS; do
     [ -z "$(isa_flags "$tu")" ] && base="-U__SSE2__ -U__SSE__"
     run "$CLANG" --target=x86_64-pc-windows-msvc -fms-compatibility -fms-extensions \
         -fms-compatibility-version=19.40 -ffreestanding -isystem "$stub" -std=c11 -pedantic \
-        -Wall -Wextra -Wvla -Wno-builtin-macro-redefined -fopenmp -U__clang__ -DFC_FORCE_PORTABLE -mxsave \
+        -Wall -Wextra -Wvla -Wno-builtin-macro-redefined -Wno-string-concatenation -fopenmp -U__clang__ \
+        -DFC_FORCE_PORTABLE -mxsave \
         $INC $base $(isa_flags "$tu") -fsyntax-only "$tu.c"
 done
 echo "$(basename "$CLANG") --target=x86_64-pc-windows-msvc: $([ $fail = "$before" ] && echo clean || echo FAILED)"

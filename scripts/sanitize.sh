@@ -31,10 +31,11 @@ FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recove
 if [ "${SANITIZE_KEEP:-0}" != 1 ] || [ ! -d "$DIR/src/fastconv" ]; then
     rm -rf "$DIR"
     mkdir -p "$DIR"
-    cp -r setup.py pyproject.toml README.md src "$DIR"/
+    cp -r setup.py pyproject.toml README.md LICENSE src "$DIR"/
     rm -f "$DIR"/src/fastconv/*.so "$DIR"/src/fastconv/_core.c
     echo "sanitize: building into $DIR" >&2
-    (cd "$DIR" && FASTCONV_WERROR=1 FASTCONV_CFLAGS="$FLAGS" \
+    # FASTCONV_DEBUG=1: keep -g and the symbols (no strip) for the reports' stack traces
+    (cd "$DIR" && FASTCONV_WERROR=1 FASTCONV_DEBUG=1 FASTCONV_CFLAGS="$FLAGS" \
         FASTCONV_LDFLAGS="-fsanitize=address,undefined" \
         "$PY" setup.py -q build_clib build_ext --inplace >build.log 2>&1) \
         || { tail -40 "$DIR/build.log" >&2; exit 1; }

@@ -183,10 +183,12 @@ def test_float32_activation_accuracy(act, isa):
 
 
 @pytest.mark.parametrize("bad", ["swish", "Relu", 3, ("leaky_relu",), ("leaky_relu", float("nan")),
-                                 ("gelu", 0.1)])
+                                 ("gelu", 0.1), ("leaky_relu", "0.1")])
 def test_bad_activation_and_residual(bad, rng):
     x, w = rand(rng, (1, 4, 6, 6), np.float32), rand(rng, (4, 4, 3, 3), np.float32)
-    with pytest.raises(ValueError, match="activation"):
+    # a name or slope of the wrong type is a TypeError, a wrong name or form a ValueError
+    wrong_type = bad == 3 or bad == ("leaky_relu", "0.1")
+    with pytest.raises(TypeError if wrong_type else ValueError, match="activation"):
         fastconv.conv2d(x, w, activation=bad)
     with pytest.raises(ValueError, match="residual"):
         fastconv.conv2d(x, w, residual=np.zeros((1, 4, 6, 6), np.float32))

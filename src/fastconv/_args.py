@@ -83,23 +83,42 @@ def _is_int(v) -> bool:
     return type(v) is int or (isinstance(v, numbers.Integral) and not isinstance(v, bool))
 
 
+def _type_name(v) -> str:
+    return type(v).__name__
+
+
 def int_arg(v, name: str, *, minimum: int | None = None) -> int:
+    """An int (or an integer NumPy scalar): anything else, bool included, is a
+    TypeError; an int below minimum is a ValueError."""
     if not _is_int(v):
-        raise ValueError(f"{name} must be an int, got {v!r}")
+        raise TypeError(f"{name} must be an int, got {_type_name(v)} {v!r}")
     v = operator.index(v)
     if minimum is not None and v < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {v}")
     return v
 
 
+def float_arg(v, name: str) -> float:
+    """A real number (int, float, NumPy scalar): a str or bool is a TypeError."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {_type_name(v)} {v!r}")
+    return float(v)
+
+
 def tuple_arg(v, nd: int, name: str, *, minimum: int) -> tuple:
     """An int or a tuple of one int per spatial dimension."""
     if _is_int(v):
         vals = (operator.index(v),) * nd
-    elif isinstance(v, (tuple, list)) and len(v) == nd and all(_is_int(e) for e in v):
+    elif isinstance(v, (tuple, list)):
+        if not all(_is_int(e) for e in v):
+            raise TypeError(f"{name} must be an int or a tuple of {nd} ints, got {v!r}")
+        if len(v) != nd:
+            raise ValueError(f"{name} must be an int or a tuple of {nd} ints, got {len(v)} "
+                             f"values: {v!r}")
         vals = tuple(operator.index(e) for e in v)
     else:
-        raise ValueError(f"{name} must be an int or a tuple of {nd} ints, got {v!r}")
+        raise TypeError(f"{name} must be an int or a tuple of {nd} ints, got "
+                        f"{_type_name(v)} {v!r}")
     if any(e < minimum for e in vals):
         raise ValueError(f"{name} must be >= {minimum} in every dimension, got {v!r}")
     return vals
@@ -110,7 +129,9 @@ def layout_arg(v) -> int:
     (channels last: (N, *spatial, C); also "NLC", "NDHWC"); None: channels first."""
     if v is None:
         return 0
-    if isinstance(v, str) and v.lower() in LAYOUTS:
+    if not isinstance(v, str):
+        raise TypeError(f"layout must be a str ('NCHW' or 'NHWC') or None, got {_type_name(v)} {v!r}")
+    if v.lower() in LAYOUTS:
         return LAYOUTS[v.lower()]
     raise ValueError(f"layout must be 'NCHW' (channels first) or 'NHWC' (channels last); got {v!r}")
 
@@ -120,20 +141,28 @@ def activation_arg(v, name: str = "activation") -> tuple[int, float]:
     returns (its fc_act code, its parameter)."""
     if type(v) is tuple and len(v) == 2 and v[0] == "leaky_relu":
         slope = v[1]
-        if isinstance(slope, bool) or not isinstance(slope, (int, float, np.floating, np.integer)) \
-                or not math.isfinite(float(slope)):
-            raise ValueError(f"{name}'s negative slope must be a finite number; got {slope!r}")
+        if isinstance(slope, bool) or not isinstance(slope, (int, float, np.floating, np.integer)):
+            raise TypeError(f"{name}'s negative slope must be a number; got {_type_name(slope)} "
+                            f"{slope!r}")
+        if not math.isfinite(float(slope)):
+            raise ValueError(f"{name}'s negative slope must be finite; got {slope!r}")
         return ACTIVATIONS["leaky_relu"], float(slope)
+    if type(v) is tuple:
+        raise ValueError(f"{name} with a parameter must be ('leaky_relu', slope); got {v!r}")
     code = choice_arg(v, ACTIVATIONS, name)
     return code, (LEAKY_SLOPE if code == ACTIVATIONS["leaky_relu"] else 0.0)
 
 
 def choice_arg(v, table: dict, name: str) -> int:
-    try:
-        return table[v]
-    except (KeyError, TypeError):
+    """table[v] for one of table's names: a name that is not there is a
+    ValueError, anything but a str (or None where None is a name) a TypeError."""
+    if isinstance(v, str) or (v is None and None in table):
+        if v in table:
+            return table[v]
         names = ", ".join(repr(k) for k in table)
-        raise ValueError(f"{name} must be one of {names}; got {v!r}") from None
+        raise ValueError(f"{name} must be one of {names}; got {v!r}")
+    kinds = "a str or None" if None in table else "a str"
+    raise TypeError(f"{name} must be {kinds}, got {_type_name(v)} {v!r}")
 
 
 # ---------------------------------------------------------------- arrays
@@ -187,10 +216,13 @@ def check_bias(bias, C_out: int, name: str = "bias"):
 
 
 def check_out(out, shape: tuple, dtype: np.dtype, *inputs) -> np.ndarray | None:
+    """out: anything but an ndarray is a TypeError; an ndarray that does not fit
+    the result (shape, dtype, byte order, layout, writeable, overlap) a ValueError
+    (docs/API.md), as np.dot's out= does."""
     if out is None:
         return None
     if not isinstance(out, np.ndarray):
-        raise ValueError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+        raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
     if out.shape != tuple(shape):
         raise ValueError(f"out must have shape {tuple(shape)}, got {out.shape}")
     if out.dtype != dtype:
@@ -247,6 +279,11 @@ def parse_padding(padding, nd: int, *, allow_same: bool = True):
         if p < 0:
             raise ValueError(f"padding must be >= 0, got {padding!r}")
         return "explicit", ((p,) * nd, (p,) * nd)
+    if isinstance(padding, (tuple, list)):
+        if not all(_is_int(q) for e in padding
+                   for q in (e if isinstance(e, (tuple, list)) else (e,))):
+            raise TypeError(f"padding must be ints or (before, after) pairs of ints, "
+                            f"got {padding!r}")
     if isinstance(padding, (tuple, list)) and len(padding) == nd:
         if all(_is_int(e) for e in padding):
             vals = tuple(operator.index(e) for e in padding)
@@ -260,8 +297,9 @@ def parse_padding(padding, nd: int, *, allow_same: bool = True):
             if any(v < 0 for v in before + after):
                 raise ValueError(f"padding must be >= 0, got {padding!r}")
             return "explicit", (before, after)
-    raise ValueError(f"padding must be an int, a tuple of {nd} ints, a tuple of {nd} "
-                     f"(before, after) pairs, 'valid' or 'same'; got {padding!r}")
+    kind = ValueError if isinstance(padding, (tuple, list)) else TypeError
+    raise kind(f"padding must be an int, a tuple of {nd} ints, a tuple of {nd} "
+               f"(before, after) pairs, 'valid' or 'same'; got {padding!r}")
 
 
 def resolve_padding(padding, nd, in_size, kernel, stride, dilation):
@@ -349,11 +387,18 @@ _PLAIN = (int, float, str, type(None))
 
 
 def _plain(v) -> bool:
+    """Keys that mean one thing: 1.0 == 1 and True == 1 as dict keys, so a float
+    or bool may not stand where an int is checked (it would find the int's
+    spec); the only float is an activation's parameter, ("leaky_relu", 0.1)."""
     t = type(v)
     if t is int or t is str or v is None:
         return True
-    return t is tuple and all(type(e) in _PLAIN or (type(e) is tuple and
-                                                   all(type(q) is int for q in e)) for e in v)
+    if t is not tuple:
+        return False
+    if len(v) == 2 and type(v[0]) is str:
+        return type(v[1]) in _PLAIN
+    return all(type(e) is int or (type(e) is tuple and all(type(q) is int for q in e))
+               for e in v)
 
 
 def _ready(a) -> bool:

@@ -1,8 +1,18 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
+# cython: freethreading_compatible=True
 """Thin bindings: validated NumPy arrays in, C descriptor out, GIL released.
 
 Arrays reaching this module are already C-contiguous, native-order and of
 one dtype (fastconv._args guarantees it); nothing here checks arguments.
+
+Free-threaded CPython (3.13t, 3.14t): the module does not need the GIL.  Its
+module-level objects (ISA_NAMES, ALGO_NAMES, ISA_ALIASES) are built at import
+and only read; a Plan is immutable once made; and every C call already runs
+with the GIL released, so concurrent calls from Python threads are what the C
+side has always served: its thread pool takes one caller's loop at a time
+(under its own lock and atomics), and the process-wide settings (set_isa,
+set_num_threads: one int each, written whole, not fenced) apply to the calls
+that start after them, GIL or not.
 """
 import numpy as np
 cimport numpy as cnp

@@ -85,10 +85,7 @@ def fold_batchnorm(weight: ArrayLike, bias: ArrayLike | None, running_mean: Arra
     mean, var = vec(running_mean, "running_mean", 0.0), vec(running_var, "running_var", 1.0)
     g, bt = vec(gamma, "gamma", 1.0), vec(beta, "beta", 0.0)
     b = vec(bias, "bias", 0.0)
-    try:
-        eps = float(eps)
-    except (TypeError, ValueError):
-        raise TypeError(f"eps must be a number, got {type(eps).__name__}") from None
+    eps = _args.float_arg(eps, "eps")
     if not np.isfinite(eps) or eps < 0:
         raise ValueError(f"eps must be finite and >= 0, got {eps}")
     denom = var + eps

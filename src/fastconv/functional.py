@@ -117,6 +117,7 @@ def conv_plan(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
     """
     nd = np.ndim(weight) - 2
     if nd not in (1, 2, 3):
+        _args.as_float_array(weight, "weight")   # not a float array at all: a TypeError
         raise ValueError(f"weight must have 3, 4 or 5 dims, got shape {np.shape(weight)}")
     spec, _, w, _ = conv_spec(nd, x, weight, bias, stride, padding, dilation, groups,
                               padding_mode, algorithm, activation, layout)
@@ -995,6 +996,7 @@ def _channels(x, nd=2, lay=0):
     """Channel count of x without copying it (for deriving groups)."""
     shape = np.shape(x)
     if len(shape) not in (nd + 1, nd + 2):
+        _args.as_float_array(x, "x")     # not a float array at all: a TypeError
         raise ValueError(f"x must have {nd + 2} dims (N, C, H, W) or {nd + 1} (unbatched), "
                          f"got shape {tuple(shape)}")
     return shape[-1] if lay else shape[-nd - 1]
@@ -1101,6 +1103,7 @@ def depthwise_conv2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = N
     C = _channels(x, 2, _args.layout_arg(layout))
     wshape = np.shape(weight)
     if len(wshape) != 4 or wshape[1] != 1 or C == 0 or wshape[0] % C:
+        _args.as_float_array(weight, "weight")
         raise ValueError(f"weight must have shape (C*m, 1, kH, kW) with C={C}, "
                          f"got {tuple(wshape)}")
     return conv2d(x, weight, bias, stride, padding, dilation, C, activation=activation,
@@ -1447,8 +1450,10 @@ def depthwise_separable_conv2d(x: ArrayLike, depthwise_weight: ArrayLike,
     """
     lay = _args.layout_arg(layout)
     C = _channels(x, 2, lay)
+    _args.activation_arg(depthwise_activation, "depthwise_activation")
     dwshape = np.shape(depthwise_weight)
     if len(dwshape) != 4 or dwshape[1] != 1 or C == 0 or dwshape[0] % C:
+        _args.as_float_array(depthwise_weight, "depthwise_weight")
         raise ValueError(f"depthwise_weight must have shape (C*m, 1, kH, kW) with C={C}, "
                          f"got {tuple(dwshape)}")
     spec, xb, dw, db = conv_spec(2, x, depthwise_weight, depthwise_bias, stride, padding,
@@ -2185,13 +2190,12 @@ def add(x: ArrayLike, y: ArrayLike | None = None, *,
         if ya.shape != xa.shape:
             raise ValueError(f"y must have the shape of x {xa.shape}, got {ya.shape}")
         _args.common_dtype(x=xa, y=ya)
-    if not (activation is None or isinstance(activation, str)) or activation not in _EW_ACTS:
+    if not (activation is None or isinstance(activation, str)):
+        raise TypeError(f"activation must be a str or None, got {type(activation).__name__}")
+    if activation not in _EW_ACTS:
         raise ValueError(f"activation must be one of {sorted(k for k in _EW_ACTS if k)} or None, "
                          f"got {activation!r}")
-    try:
-        slope = float(negative_slope)
-    except (TypeError, ValueError):
-        raise TypeError(f"negative_slope must be a number, got {type(negative_slope).__name__}") from None
+    slope = _args.float_arg(negative_slope, "negative_slope")
     res: Any
     if out is None:
         res = np.empty(xa.shape, xa.dtype)
@@ -2335,10 +2339,10 @@ def max_unpool2d(x: ArrayLike, indices: ArrayLike, kernel_size: IntOrTuple,
     lay = _args.layout_arg(layout)
     xb, batched = _args.spatial_input(xa, 2)
     idx = np.asarray(indices)
-    if idx.shape != xa.shape:
-        raise ValueError(f"indices must have the shape of x {xa.shape}, got {idx.shape}")
     if idx.dtype.kind not in "iu":
         raise TypeError(f"indices must be an integer array, got dtype {idx.dtype}")
+    if idx.shape != xa.shape:
+        raise ValueError(f"indices must have the shape of x {xa.shape}, got {idx.shape}")
     idx = np.ascontiguousarray(idx, dtype=np.int64)
     k = _args.tuple_arg(kernel_size, 2, "kernel_size", minimum=1)
     s = k if stride is None else _args.tuple_arg(stride, 2, "stride", minimum=1)
@@ -2349,9 +2353,12 @@ def max_unpool2d(x: ArrayLike, indices: ArrayLike, kernel_size: IntOrTuple,
         osz = default
     else:
         try:
-            osz = tuple(int(v) for v in tuple(output_size)[-2:])
-        except (TypeError, ValueError):
-            raise ValueError(f"output_size must be a sequence of ints, got {output_size!r}") from None
+            vals = None if isinstance(output_size, (str, bytes)) else list(output_size)
+        except TypeError:
+            vals = None
+        if vals is None or not all(_args._is_int(v) for v in vals):
+            raise TypeError(f"output_size must be a sequence of ints, got {output_size!r}")
+        osz = tuple(int(v) for v in vals[-2:])
         if len(osz) != 2:
             raise ValueError(f"output_size must end with (H, W), got {output_size!r}")
         for o, dflt, si in zip(osz, default, s):

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 import threading
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -165,7 +166,7 @@ class Involution2d:
         ValueError
             A key missing, or weights of inconsistent shapes.
         TypeError
-            A value that is not a numeric array.
+            ``state_dict`` not a mapping, or a value that is not a numeric array.
 
         Examples
         --------
@@ -175,6 +176,9 @@ class Involution2d:
         >>> fc.Involution2d.from_state_dict(sd, group_channels=8)
         Involution2d(channels=32, kernel_size=3, stride=1, group_channels=8)
         """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"state_dict must be a mapping of names to arrays, got "
+                            f"{type(state_dict).__name__}")
         missing = [k for k in _KEYS if k not in state_dict]
         if missing:
             raise ValueError(f"state_dict lacks {missing} (needs {list(_KEYS)})")
