@@ -7,7 +7,7 @@ import numpy as np
 
 from typing import Any, Literal, Sequence, overload
 
-from . import _args, _core
+from . import _args, _core, _docs
 from ._args import check_out, check_residual, conv_spec, conv_transpose_spec
 from ._core import Plan
 from ._typing import (Activation, ActivationName, Algorithm, ArrayLike, FloatArray, IndexArray, IntOrTuple,
@@ -90,16 +90,7 @@ def conv_plan(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
         The :class:`Plan`; ``None`` where there is nothing to compute (an empty
         batch, an empty output or no input channel).
 
-    Raises
-    ------
-    TypeError
-        An array that is not float32 or float64 (fastconv never casts), or
-        ``x``, ``weight``, ``bias`` and ``residual`` not of one dtype.
-    ValueError
-        A shape that does not fit (wrong number of dims, channels that do not
-        match ``groups``, a kernel larger than the padded input), an argument
-        out of its range or not among its accepted forms, or a bad ``out``.
-        The message names the argument and the value it got.
+    <<para_raises_0>>
 
     Examples
     --------
@@ -146,15 +137,10 @@ def conv1d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
 
     Parameters
     ----------
-    x : array_like
-        The input, ``(N, C_in, L)``, or unbatched without ``N`` (the result is then
-        unbatched too); ``(N, L, C_in)`` with ``layout="NLC"``. float32 or float64;
-        any array-like (non-contiguous, negatively strided, a torch CPU tensor) is
-        accepted and copied only where the kernels need it.
+    <<x>>
     weight : array_like
         ``(C_out, C_in / groups, k)``, of ``x``'s dtype.
-    bias : array_like, optional
-        ``(C_out,)``, added to every output of its channel; of ``x``'s dtype.
+    <<bias>>
     stride : int or tuple of 1 int, default 1
         The step of the window; one int for every spatial dimension or one per
         dimension, each >= 1.
@@ -170,45 +156,14 @@ def conv1d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
           total padding is split evenly, an odd one's extra element at the end
           (TensorFlow's rule; for stride 1 the output has the input's size, as
           with PyTorch's ``"same"``).
-    dilation : int or tuple of 1 int, default 1
-        The spacing between kernel taps (a dilated or "atrous" convolution), >= 1.
-    groups : int, default 1
-        Split the channels into this many independent groups; must divide
-        both ``C_in`` and ``C_out`` (``groups == C_in``: a depthwise
-        convolution).
-    padding_mode : {"zeros", "reflect", "replicate", "circular"}, default "zeros"
-        The values of the padding, as ``torch.nn.Conv2d`` defines them: zeros,
-        the input mirrored without repeating the edge (the padding must then be
-        smaller than the input), the edge repeated, or the input wrapped around
-        (padding at most the input's size). No padded copy of the input is made
-        for zeros on the direct paths.
-    algorithm : {"auto", "direct", "gemm", "winograd"}, default "auto"
-        ``"auto"`` lets fastconv choose, per layer, input size and CPU (see
-        Notes); ``"direct"``, ``"gemm"`` (an implicit GEMM on im2col panels) or
-        ``"winograd"`` force one. ``"winograd"`` needs a 3x3 kernel (2-D, or 3-D
-        with a 1x3x3 kernel) with stride 1 and dilation 1 along H and W; any
-        other problem asked for it is a ``ValueError``.
-    activation : str, tuple or None, default None
-        Applied to ``conv + bias + residual`` as each output is stored (the
-        fused epilogue):
-        ``None`` (the default), ``"relu"``, ``"relu6"``, ``"leaky_relu"``
-        (negative slope 0.01) or ``("leaky_relu", slope)``, ``"hardswish"``,
-        ``"sigmoid"``, ``"tanh"``, ``"silu"`` or ``"gelu"`` (the erf form), as
-        torch defines them; a NaN passes through each.
-    residual : array_like, optional
-        An array of the result's shape and dtype added before the activation
-        (a ResNet shortcut). It may be ``out`` itself, to accumulate in place.
-    layout : str, optional
-        ``None``, ``"NCHW"``, ``"NCL"``, ``"NCDHW"`` or ``"channels_first"``
-        (the default: channels first), or ``"NHWC"``, ``"NLC"``, ``"NDHWC"``
-        or ``"channels_last"``: ``x``, the residual and the result have their
-        channels last, ``(N, L, C_in)``. Case-insensitive; the weights
-        keep their shape either way.
-    out : numpy.ndarray, optional
-        A preallocated C-contiguous, writeable array of exactly the result's
-        shape and dtype, not overlapping an input: the result is written into
-        it and it is returned. Anything else is a ``ValueError`` and ``out`` is
-        left untouched.
+    <<dilation>>
+    <<groups>>
+    <<padding_mode>>
+    <<algorithm>>
+    <<activation>>
+    <<residual>>
+    <<layout>>
+    <<out>>
 
     Returns
     -------
@@ -218,59 +173,22 @@ def conv1d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
         ``(in + pad_before + pad_after - dilation * (k - 1) - 1) // stride + 1``:
         a new array, or ``out``.
 
-    Raises
-    ------
-    TypeError
-        An array that is not float32 or float64 (fastconv never casts), or
-        ``x``, ``weight``, ``bias`` and ``residual`` not of one dtype.
-    ValueError
-        A shape that does not fit (wrong number of dims, channels that do not
-        match ``groups``, a kernel larger than the padded input), an argument
-        out of its range or not among its accepted forms, or a bad ``out``.
-        The message names the argument and the value it got.
+    <<para_raises_0>>
 
     See Also
     --------
     conv_plan : what this call runs, and why.
     Conv1d : the same convolution as a layer object, weights packed once.
 
-    Notes
-    -----
-    ``algorithm="auto"`` chooses, in C, by the layer's shape, the input size
-    and the CPU: a depthwise kernel when ``groups == C_in``; SIMD direct
-    convolution for most dense layers (output channels in the vector, no
-    im2col, taps in the padding skipped); a kernel with pixels in the vector
-    for 1x1 layers of one group (the NCHW image is already the matrix); a
-    direct kernel with output pixels in the vector for grouped layers with
-    few output channels per group; an implicit GEMM for dense layers with few
-    output channels; and Winograd F(4x4, 3x3) (or F(2x2, 3x3) on small planes)
-    for 3x3 stride-1 layers with enough channels, and for grouped ones with 8
-    to 32 channels per group. ``conv_plan`` (or ``layer.plan``) tells which
-    implementation runs and why.
+    <<para_notes_1>>
 
-    Every algorithm gives the same result within rounding (float64: 1e-10,
-    float32: 1e-4 of the output's scale; Winograd's float32 error is about
-    10-30 times the others', within 1e-3). Winograd may spread a NaN or Inf
-    of the input over its whole output tile (up to 4x4); the other algorithms
-    make an output non-finite exactly where its receptive field does. Pass
-    ``algorithm="direct"`` for exact NaN locality. NaN and Inf in the weights
-    propagate as in PyTorch on every path.
+    <<para_every_algorithm_gives_th_2>>
 
-    With ``layout="NHWC"``, dense and grouped convolutions with zero padding
-    run channels last in the direct tiles, 1x1 convolutions as a GEMM of pixel
-    rows and depthwise ones on a row kernel; the rest (padding modes, a forced
-    algorithm other than ``"direct"``, weights with NaN or Inf) run channels
-    first between two threaded transposes.
+    <<para_with_layout_nhwc_dense_a_3>>
 
-    A functional call packs the weights on every call (inside the threads
-    that use them); for repeated calls on the same weights a layer object
-    (:class:`Conv2d` etc.) packs once and is faster on layers with big weights
-    and small images.
+    <<para_a_functional_call_packs__4>>
 
-    The epilogue ``activation(result + bias + residual)`` is applied to
-    each output tile as it is stored on the direct, GEMM and 1x1 paths, so the
-    output is written once; the other implementations apply it in one threaded
-    pass over their output.
+    <<para_the_epilogue_activation__5>>
 
     Examples
     --------
@@ -308,69 +226,20 @@ def conv2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
 
     Parameters
     ----------
-    x : array_like
-        The input, ``(N, C_in, H, W)``, or unbatched without ``N`` (the result is
-        then unbatched too); ``(N, H, W, C_in)`` with ``layout="NHWC"``. float32 or
-        float64; any array-like (non-contiguous, negatively strided, a torch CPU
-        tensor) is accepted and copied only where the kernels need it.
+    <<x_2>>
     weight : array_like
         ``(C_out, C_in / groups, kH, kW)``, of ``x``'s dtype.
-    bias : array_like, optional
-        ``(C_out,)``, added to every output of its channel; of ``x``'s dtype.
-    stride : int or tuple of 2 ints, default 1
-        The step of the window; one int for every spatial dimension or one per
-        dimension, each >= 1.
-    padding : int, tuple or str, default 0
-        Zeros (or the ``padding_mode``'s values) added around the input. One of:
-
-        * an int: the same amount before and after every spatial dimension;
-        * a tuple of 2 ints: one amount per dimension, before and after;
-        * a tuple of 2 ``(before, after)`` pairs: asymmetric padding,
-          e.g. ``((1, 0), (2, 1))``;
-        * ``"valid"``: no padding;
-        * ``"same"``: the output's spatial size is ``ceil(in / stride)``; the
-          total padding is split evenly, an odd one's extra element at the end
-          (TensorFlow's rule; for stride 1 the output has the input's size, as
-          with PyTorch's ``"same"``).
-    dilation : int or tuple of 2 ints, default 1
-        The spacing between kernel taps (a dilated or "atrous" convolution), >= 1.
-    groups : int, default 1
-        Split the channels into this many independent groups; must divide
-        both ``C_in`` and ``C_out`` (``groups == C_in``: a depthwise
-        convolution).
-    padding_mode : {"zeros", "reflect", "replicate", "circular"}, default "zeros"
-        The values of the padding, as ``torch.nn.Conv2d`` defines them: zeros,
-        the input mirrored without repeating the edge (the padding must then be
-        smaller than the input), the edge repeated, or the input wrapped around
-        (padding at most the input's size). No padded copy of the input is made
-        for zeros on the direct paths.
-    algorithm : {"auto", "direct", "gemm", "winograd"}, default "auto"
-        ``"auto"`` lets fastconv choose, per layer, input size and CPU (see
-        Notes); ``"direct"``, ``"gemm"`` (an implicit GEMM on im2col panels) or
-        ``"winograd"`` force one. ``"winograd"`` needs a 3x3 kernel (2-D, or 3-D
-        with a 1x3x3 kernel) with stride 1 and dilation 1 along H and W; any
-        other problem asked for it is a ``ValueError``.
-    activation : str, tuple or None, default None
-        Applied to ``conv + bias + residual`` as each output is stored (the
-        fused epilogue):
-        ``None`` (the default), ``"relu"``, ``"relu6"``, ``"leaky_relu"``
-        (negative slope 0.01) or ``("leaky_relu", slope)``, ``"hardswish"``,
-        ``"sigmoid"``, ``"tanh"``, ``"silu"`` or ``"gelu"`` (the erf form), as
-        torch defines them; a NaN passes through each.
-    residual : array_like, optional
-        An array of the result's shape and dtype added before the activation
-        (a ResNet shortcut). It may be ``out`` itself, to accumulate in place.
-    layout : str, optional
-        ``None``, ``"NCHW"``, ``"NCL"``, ``"NCDHW"`` or ``"channels_first"``
-        (the default: channels first), or ``"NHWC"``, ``"NLC"``, ``"NDHWC"``
-        or ``"channels_last"``: ``x``, the residual and the result have their
-        channels last, ``(N, H, W, C_in)``. Case-insensitive; the weights
-        keep their shape either way.
-    out : numpy.ndarray, optional
-        A preallocated C-contiguous, writeable array of exactly the result's
-        shape and dtype, not overlapping an input: the result is written into
-        it and it is returned. Anything else is a ``ValueError`` and ``out`` is
-        left untouched.
+    <<bias>>
+    <<stride>>
+    <<padding>>
+    <<dilation_2>>
+    <<groups>>
+    <<padding_mode>>
+    <<algorithm>>
+    <<activation>>
+    <<residual>>
+    <<layout_2>>
+    <<out>>
 
     Returns
     -------
@@ -380,59 +249,22 @@ def conv2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
         ``(in + pad_before + pad_after - dilation * (k - 1) - 1) // stride + 1``:
         a new array, or ``out``.
 
-    Raises
-    ------
-    TypeError
-        An array that is not float32 or float64 (fastconv never casts), or
-        ``x``, ``weight``, ``bias`` and ``residual`` not of one dtype.
-    ValueError
-        A shape that does not fit (wrong number of dims, channels that do not
-        match ``groups``, a kernel larger than the padded input), an argument
-        out of its range or not among its accepted forms, or a bad ``out``.
-        The message names the argument and the value it got.
+    <<para_raises_0>>
 
     See Also
     --------
     conv_plan : what this call runs, and why.
     Conv2d : the same convolution as a layer object, weights packed once.
 
-    Notes
-    -----
-    ``algorithm="auto"`` chooses, in C, by the layer's shape, the input size
-    and the CPU: a depthwise kernel when ``groups == C_in``; SIMD direct
-    convolution for most dense layers (output channels in the vector, no
-    im2col, taps in the padding skipped); a kernel with pixels in the vector
-    for 1x1 layers of one group (the NCHW image is already the matrix); a
-    direct kernel with output pixels in the vector for grouped layers with
-    few output channels per group; an implicit GEMM for dense layers with few
-    output channels; and Winograd F(4x4, 3x3) (or F(2x2, 3x3) on small planes)
-    for 3x3 stride-1 layers with enough channels, and for grouped ones with 8
-    to 32 channels per group. ``conv_plan`` (or ``layer.plan``) tells which
-    implementation runs and why.
+    <<para_notes_1>>
 
-    Every algorithm gives the same result within rounding (float64: 1e-10,
-    float32: 1e-4 of the output's scale; Winograd's float32 error is about
-    10-30 times the others', within 1e-3). Winograd may spread a NaN or Inf
-    of the input over its whole output tile (up to 4x4); the other algorithms
-    make an output non-finite exactly where its receptive field does. Pass
-    ``algorithm="direct"`` for exact NaN locality. NaN and Inf in the weights
-    propagate as in PyTorch on every path.
+    <<para_every_algorithm_gives_th_2>>
 
-    With ``layout="NHWC"``, dense and grouped convolutions with zero padding
-    run channels last in the direct tiles, 1x1 convolutions as a GEMM of pixel
-    rows and depthwise ones on a row kernel; the rest (padding modes, a forced
-    algorithm other than ``"direct"``, weights with NaN or Inf) run channels
-    first between two threaded transposes.
+    <<para_with_layout_nhwc_dense_a_3>>
 
-    A functional call packs the weights on every call (inside the threads
-    that use them); for repeated calls on the same weights a layer object
-    (:class:`Conv2d` etc.) packs once and is faster on layers with big weights
-    and small images.
+    <<para_a_functional_call_packs__4>>
 
-    The epilogue ``activation(result + bias + residual)`` is applied to
-    each output tile as it is stored on the direct, GEMM and 1x1 paths, so the
-    output is written once; the other implementations apply it in one threaded
-    pass over their output.
+    <<para_the_epilogue_activation__5>>
 
     Examples
     --------
@@ -490,15 +322,10 @@ def conv3d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
 
     Parameters
     ----------
-    x : array_like
-        The input, ``(N, C_in, D, H, W)``, or unbatched without ``N`` (the result is
-        then unbatched too); ``(N, D, H, W, C_in)`` with ``layout="NDHWC"``. float32
-        or float64; any array-like (non-contiguous, negatively strided, a torch CPU
-        tensor) is accepted and copied only where the kernels need it.
+    <<x_3>>
     weight : array_like
         ``(C_out, C_in / groups, kD, kH, kW)``, of ``x``'s dtype.
-    bias : array_like, optional
-        ``(C_out,)``, added to every output of its channel; of ``x``'s dtype.
+    <<bias>>
     stride : int or tuple of 3 ints, default 1
         The step of the window; one int for every spatial dimension or one per
         dimension, each >= 1.
@@ -514,45 +341,14 @@ def conv3d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
           total padding is split evenly, an odd one's extra element at the end
           (TensorFlow's rule; for stride 1 the output has the input's size, as
           with PyTorch's ``"same"``).
-    dilation : int or tuple of 3 ints, default 1
-        The spacing between kernel taps (a dilated or "atrous" convolution), >= 1.
-    groups : int, default 1
-        Split the channels into this many independent groups; must divide
-        both ``C_in`` and ``C_out`` (``groups == C_in``: a depthwise
-        convolution).
-    padding_mode : {"zeros", "reflect", "replicate", "circular"}, default "zeros"
-        The values of the padding, as ``torch.nn.Conv2d`` defines them: zeros,
-        the input mirrored without repeating the edge (the padding must then be
-        smaller than the input), the edge repeated, or the input wrapped around
-        (padding at most the input's size). No padded copy of the input is made
-        for zeros on the direct paths.
-    algorithm : {"auto", "direct", "gemm", "winograd"}, default "auto"
-        ``"auto"`` lets fastconv choose, per layer, input size and CPU (see
-        Notes); ``"direct"``, ``"gemm"`` (an implicit GEMM on im2col panels) or
-        ``"winograd"`` force one. ``"winograd"`` needs a 3x3 kernel (2-D, or 3-D
-        with a 1x3x3 kernel) with stride 1 and dilation 1 along H and W; any
-        other problem asked for it is a ``ValueError``.
-    activation : str, tuple or None, default None
-        Applied to ``conv + bias + residual`` as each output is stored (the
-        fused epilogue):
-        ``None`` (the default), ``"relu"``, ``"relu6"``, ``"leaky_relu"``
-        (negative slope 0.01) or ``("leaky_relu", slope)``, ``"hardswish"``,
-        ``"sigmoid"``, ``"tanh"``, ``"silu"`` or ``"gelu"`` (the erf form), as
-        torch defines them; a NaN passes through each.
-    residual : array_like, optional
-        An array of the result's shape and dtype added before the activation
-        (a ResNet shortcut). It may be ``out`` itself, to accumulate in place.
-    layout : str, optional
-        ``None``, ``"NCHW"``, ``"NCL"``, ``"NCDHW"`` or ``"channels_first"``
-        (the default: channels first), or ``"NHWC"``, ``"NLC"``, ``"NDHWC"``
-        or ``"channels_last"``: ``x``, the residual and the result have their
-        channels last, ``(N, D, H, W, C_in)``. Case-insensitive; the weights
-        keep their shape either way.
-    out : numpy.ndarray, optional
-        A preallocated C-contiguous, writeable array of exactly the result's
-        shape and dtype, not overlapping an input: the result is written into
-        it and it is returned. Anything else is a ``ValueError`` and ``out`` is
-        left untouched.
+    <<dilation_3>>
+    <<groups>>
+    <<padding_mode>>
+    <<algorithm>>
+    <<activation>>
+    <<residual>>
+    <<layout_3>>
+    <<out>>
 
     Returns
     -------
@@ -562,59 +358,22 @@ def conv3d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
         pad_before + pad_after - dilation * (k - 1) - 1) // stride + 1``: a new
         array, or ``out``.
 
-    Raises
-    ------
-    TypeError
-        An array that is not float32 or float64 (fastconv never casts), or
-        ``x``, ``weight``, ``bias`` and ``residual`` not of one dtype.
-    ValueError
-        A shape that does not fit (wrong number of dims, channels that do not
-        match ``groups``, a kernel larger than the padded input), an argument
-        out of its range or not among its accepted forms, or a bad ``out``.
-        The message names the argument and the value it got.
+    <<para_raises_0>>
 
     See Also
     --------
     conv_plan : what this call runs, and why.
     Conv3d : the same convolution as a layer object, weights packed once.
 
-    Notes
-    -----
-    ``algorithm="auto"`` chooses, in C, by the layer's shape, the input size
-    and the CPU: a depthwise kernel when ``groups == C_in``; SIMD direct
-    convolution for most dense layers (output channels in the vector, no
-    im2col, taps in the padding skipped); a kernel with pixels in the vector
-    for 1x1 layers of one group (the NCHW image is already the matrix); a
-    direct kernel with output pixels in the vector for grouped layers with
-    few output channels per group; an implicit GEMM for dense layers with few
-    output channels; and Winograd F(4x4, 3x3) (or F(2x2, 3x3) on small planes)
-    for 3x3 stride-1 layers with enough channels, and for grouped ones with 8
-    to 32 channels per group. ``conv_plan`` (or ``layer.plan``) tells which
-    implementation runs and why.
+    <<para_notes_1>>
 
-    Every algorithm gives the same result within rounding (float64: 1e-10,
-    float32: 1e-4 of the output's scale; Winograd's float32 error is about
-    10-30 times the others', within 1e-3). Winograd may spread a NaN or Inf
-    of the input over its whole output tile (up to 4x4); the other algorithms
-    make an output non-finite exactly where its receptive field does. Pass
-    ``algorithm="direct"`` for exact NaN locality. NaN and Inf in the weights
-    propagate as in PyTorch on every path.
+    <<para_every_algorithm_gives_th_2>>
 
-    With ``layout="NHWC"``, dense and grouped convolutions with zero padding
-    run channels last in the direct tiles, 1x1 convolutions as a GEMM of pixel
-    rows and depthwise ones on a row kernel; the rest (padding modes, a forced
-    algorithm other than ``"direct"``, weights with NaN or Inf) run channels
-    first between two threaded transposes.
+    <<para_with_layout_nhwc_dense_a_3>>
 
-    A functional call packs the weights on every call (inside the threads
-    that use them); for repeated calls on the same weights a layer object
-    (:class:`Conv2d` etc.) packs once and is faster on layers with big weights
-    and small images.
+    <<para_a_functional_call_packs__4>>
 
-    The epilogue ``activation(result + bias + residual)`` is applied to
-    each output tile as it is stored on the direct, GEMM and 1x1 paths, so the
-    output is written once; the other implementations apply it in one threaded
-    pass over their output.
+    <<para_the_epilogue_activation__5>>
 
     Examples
     --------
@@ -655,22 +414,15 @@ def conv_transpose1d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = N
     """Transposed 1-D convolution ("deconvolution": the gradient of conv1d with
     respect to its input), as ``torch.nn.functional.conv_transpose1d``.
 
-    Each input value scatters ``weight``'s taps, scaled by it, into the output at
-    ``stride`` steps; then the fused epilogue
-    ``activation(result + bias + residual)`` as in :func:`conv2d`.
+    <<para_each_input_value_scatter_6>>
 
     Parameters
     ----------
-    x : array_like
-        The input, ``(N, C_in, L)``, or unbatched without ``N`` (the result is then
-        unbatched too); ``(N, L, C_in)`` with ``layout="NLC"``. float32 or float64;
-        any array-like (non-contiguous, negatively strided, a torch CPU tensor) is
-        accepted and copied only where the kernels need it.
+    <<x>>
     weight : array_like
         ``(C_in, C_out / groups, k)``: the input channels first, as torch
         keeps them.
-    bias : array_like, optional
-        ``(C_out,)``, added to every output of its channel; of ``x``'s dtype.
+    <<bias>>
     stride : int or tuple of 1 int, default 1
         The upsampling factor; one int for every spatial dimension or one per
         dimension, each >= 1.
@@ -689,31 +441,12 @@ def conv_transpose1d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = N
         Extra outputs at the end of each dimension, to reach a size that
         several inputs sizes map to at this stride; each must be smaller than
         the stride or the dilation of its dimension (PyTorch's rule).
-    groups : int, default 1
-        Independent groups; must divide ``C_in``.
-    dilation : int or tuple of 1 int, default 1
-        The spacing between kernel taps (a dilated or "atrous" convolution), >= 1.
-    activation : str, tuple or None, default None
-        Applied to ``conv + bias + residual`` as each output is stored (the
-        fused epilogue):
-        ``None`` (the default), ``"relu"``, ``"relu6"``, ``"leaky_relu"``
-        (negative slope 0.01) or ``("leaky_relu", slope)``, ``"hardswish"``,
-        ``"sigmoid"``, ``"tanh"``, ``"silu"`` or ``"gelu"`` (the erf form), as
-        torch defines them; a NaN passes through each.
-    residual : array_like, optional
-        An array of the result's shape and dtype added before the activation
-        (a ResNet shortcut). It may be ``out`` itself, to accumulate in place.
-    layout : str, optional
-        ``None``, ``"NCHW"``, ``"NCL"``, ``"NCDHW"`` or ``"channels_first"``
-        (the default: channels first), or ``"NHWC"``, ``"NLC"``, ``"NDHWC"``
-        or ``"channels_last"``: ``x``, the residual and the result have their
-        channels last, ``(N, L, C_in)``. Case-insensitive; the weights
-        keep their shape either way.
-    out : numpy.ndarray, optional
-        A preallocated C-contiguous, writeable array of exactly the result's
-        shape and dtype, not overlapping an input: the result is written into
-        it and it is returned. Anything else is a ``ValueError`` and ``out`` is
-        left untouched.
+    <<groups_2>>
+    <<dilation>>
+    <<activation>>
+    <<residual>>
+    <<layout>>
+    <<out>>
 
     Returns
     -------
@@ -722,16 +455,7 @@ def conv_transpose1d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = N
         size ``(in - 1) * stride - pad_before - pad_after + dilation * (k - 1) +
         output_padding + 1``.
 
-    Raises
-    ------
-    TypeError
-        An array that is not float32 or float64 (fastconv never casts), or
-        ``x``, ``weight``, ``bias`` and ``residual`` not of one dtype.
-    ValueError
-        A shape that does not fit (wrong number of dims, channels that do not
-        match ``groups``, a kernel larger than the padded input), an argument
-        out of its range or not among its accepted forms, or a bad ``out``.
-        The message names the argument and the value it got.
+    <<para_raises_0>>
 
     See Also
     --------
@@ -768,22 +492,15 @@ def conv_transpose2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = N
     """Transposed 2-D convolution ("deconvolution": the gradient of conv2d with
     respect to its input), as ``torch.nn.functional.conv_transpose2d``.
 
-    Each input value scatters ``weight``'s taps, scaled by it, into the output at
-    ``stride`` steps; then the fused epilogue
-    ``activation(result + bias + residual)`` as in :func:`conv2d`.
+    <<para_each_input_value_scatter_6>>
 
     Parameters
     ----------
-    x : array_like
-        The input, ``(N, C_in, H, W)``, or unbatched without ``N`` (the result is
-        then unbatched too); ``(N, H, W, C_in)`` with ``layout="NHWC"``. float32 or
-        float64; any array-like (non-contiguous, negatively strided, a torch CPU
-        tensor) is accepted and copied only where the kernels need it.
+    <<x_2>>
     weight : array_like
         ``(C_in, C_out / groups, kH, kW)``: the input channels first, as torch
         keeps them.
-    bias : array_like, optional
-        ``(C_out,)``, added to every output of its channel; of ``x``'s dtype.
+    <<bias>>
     stride : int or tuple of 2 ints, default 1
         The upsampling factor; one int for every spatial dimension or one per
         dimension, each >= 1.
@@ -802,31 +519,12 @@ def conv_transpose2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = N
         Extra outputs at the end of each dimension, to reach a size that
         several inputs sizes map to at this stride; each must be smaller than
         the stride or the dilation of its dimension (PyTorch's rule).
-    groups : int, default 1
-        Independent groups; must divide ``C_in``.
-    dilation : int or tuple of 2 ints, default 1
-        The spacing between kernel taps (a dilated or "atrous" convolution), >= 1.
-    activation : str, tuple or None, default None
-        Applied to ``conv + bias + residual`` as each output is stored (the
-        fused epilogue):
-        ``None`` (the default), ``"relu"``, ``"relu6"``, ``"leaky_relu"``
-        (negative slope 0.01) or ``("leaky_relu", slope)``, ``"hardswish"``,
-        ``"sigmoid"``, ``"tanh"``, ``"silu"`` or ``"gelu"`` (the erf form), as
-        torch defines them; a NaN passes through each.
-    residual : array_like, optional
-        An array of the result's shape and dtype added before the activation
-        (a ResNet shortcut). It may be ``out`` itself, to accumulate in place.
-    layout : str, optional
-        ``None``, ``"NCHW"``, ``"NCL"``, ``"NCDHW"`` or ``"channels_first"``
-        (the default: channels first), or ``"NHWC"``, ``"NLC"``, ``"NDHWC"``
-        or ``"channels_last"``: ``x``, the residual and the result have their
-        channels last, ``(N, H, W, C_in)``. Case-insensitive; the weights
-        keep their shape either way.
-    out : numpy.ndarray, optional
-        A preallocated C-contiguous, writeable array of exactly the result's
-        shape and dtype, not overlapping an input: the result is written into
-        it and it is returned. Anything else is a ``ValueError`` and ``out`` is
-        left untouched.
+    <<groups_2>>
+    <<dilation_2>>
+    <<activation>>
+    <<residual>>
+    <<layout_2>>
+    <<out>>
 
     Returns
     -------
@@ -835,16 +533,7 @@ def conv_transpose2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = N
         size ``(in - 1) * stride - pad_before - pad_after + dilation * (k - 1) +
         output_padding + 1``.
 
-    Raises
-    ------
-    TypeError
-        An array that is not float32 or float64 (fastconv never casts), or
-        ``x``, ``weight``, ``bias`` and ``residual`` not of one dtype.
-    ValueError
-        A shape that does not fit (wrong number of dims, channels that do not
-        match ``groups``, a kernel larger than the padded input), an argument
-        out of its range or not among its accepted forms, or a bad ``out``.
-        The message names the argument and the value it got.
+    <<para_raises_0>>
 
     See Also
     --------
@@ -886,22 +575,15 @@ def conv_transpose3d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = N
     """Transposed 3-D convolution ("deconvolution": the gradient of conv3d with
     respect to its input), as ``torch.nn.functional.conv_transpose3d``.
 
-    Each input value scatters ``weight``'s taps, scaled by it, into the output at
-    ``stride`` steps; then the fused epilogue
-    ``activation(result + bias + residual)`` as in :func:`conv2d`.
+    <<para_each_input_value_scatter_6>>
 
     Parameters
     ----------
-    x : array_like
-        The input, ``(N, C_in, D, H, W)``, or unbatched without ``N`` (the result is
-        then unbatched too); ``(N, D, H, W, C_in)`` with ``layout="NDHWC"``. float32
-        or float64; any array-like (non-contiguous, negatively strided, a torch CPU
-        tensor) is accepted and copied only where the kernels need it.
+    <<x_3>>
     weight : array_like
         ``(C_in, C_out / groups, kD, kH, kW)``: the input channels first, as torch
         keeps them.
-    bias : array_like, optional
-        ``(C_out,)``, added to every output of its channel; of ``x``'s dtype.
+    <<bias>>
     stride : int or tuple of 3 ints, default 1
         The upsampling factor; one int for every spatial dimension or one per
         dimension, each >= 1.
@@ -920,31 +602,12 @@ def conv_transpose3d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = N
         Extra outputs at the end of each dimension, to reach a size that
         several inputs sizes map to at this stride; each must be smaller than
         the stride or the dilation of its dimension (PyTorch's rule).
-    groups : int, default 1
-        Independent groups; must divide ``C_in``.
-    dilation : int or tuple of 3 ints, default 1
-        The spacing between kernel taps (a dilated or "atrous" convolution), >= 1.
-    activation : str, tuple or None, default None
-        Applied to ``conv + bias + residual`` as each output is stored (the
-        fused epilogue):
-        ``None`` (the default), ``"relu"``, ``"relu6"``, ``"leaky_relu"``
-        (negative slope 0.01) or ``("leaky_relu", slope)``, ``"hardswish"``,
-        ``"sigmoid"``, ``"tanh"``, ``"silu"`` or ``"gelu"`` (the erf form), as
-        torch defines them; a NaN passes through each.
-    residual : array_like, optional
-        An array of the result's shape and dtype added before the activation
-        (a ResNet shortcut). It may be ``out`` itself, to accumulate in place.
-    layout : str, optional
-        ``None``, ``"NCHW"``, ``"NCL"``, ``"NCDHW"`` or ``"channels_first"``
-        (the default: channels first), or ``"NHWC"``, ``"NLC"``, ``"NDHWC"``
-        or ``"channels_last"``: ``x``, the residual and the result have their
-        channels last, ``(N, D, H, W, C_in)``. Case-insensitive; the weights
-        keep their shape either way.
-    out : numpy.ndarray, optional
-        A preallocated C-contiguous, writeable array of exactly the result's
-        shape and dtype, not overlapping an input: the result is written into
-        it and it is returned. Anything else is a ``ValueError`` and ``out`` is
-        left untouched.
+    <<groups_2>>
+    <<dilation_3>>
+    <<activation>>
+    <<residual>>
+    <<layout_3>>
+    <<out>>
 
     Returns
     -------
@@ -953,16 +616,7 @@ def conv_transpose3d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = N
         each size ``(in - 1) * stride - pad_before - pad_after + dilation * (k - 1)
         + output_padding + 1``.
 
-    Raises
-    ------
-    TypeError
-        An array that is not float32 or float64 (fastconv never casts), or
-        ``x``, ``weight``, ``bias`` and ``residual`` not of one dtype.
-    ValueError
-        A shape that does not fit (wrong number of dims, channels that do not
-        match ``groups``, a kernel larger than the padded input), an argument
-        out of its range or not among its accepted forms, or a bad ``out``.
-        The message names the argument and the value it got.
+    <<para_raises_0>>
 
     See Also
     --------
@@ -1012,55 +666,20 @@ def depthwise_conv2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = N
 
     Parameters
     ----------
-    x : array_like
-        The input, ``(N, C, H, W)``, or unbatched without ``N`` (the result is then
-        unbatched too); ``(N, H, W, C)`` with ``layout="NHWC"``. float32 or float64;
-        any array-like (non-contiguous, negatively strided, a torch CPU tensor) is
-        accepted and copied only where the kernels need it.
+    <<x_4>>
     weight : array_like
         ``(C * m, 1, kH, kW)``: ``m`` filters per input channel (the depth
         multiplier, usually 1); output channel ``o`` reads input channel
         ``o // m``.
     bias : array_like, optional
         ``(C * m,)``, added to every output of its channel; of ``x``'s dtype.
-    stride : int or tuple of 2 ints, default 1
-        The step of the window; one int for every spatial dimension or one per
-        dimension, each >= 1.
-    padding : int, tuple or str, default 0
-        Zeros (or the ``padding_mode``'s values) added around the input. One of:
-
-        * an int: the same amount before and after every spatial dimension;
-        * a tuple of 2 ints: one amount per dimension, before and after;
-        * a tuple of 2 ``(before, after)`` pairs: asymmetric padding,
-          e.g. ``((1, 0), (2, 1))``;
-        * ``"valid"``: no padding;
-        * ``"same"``: the output's spatial size is ``ceil(in / stride)``; the
-          total padding is split evenly, an odd one's extra element at the end
-          (TensorFlow's rule; for stride 1 the output has the input's size, as
-          with PyTorch's ``"same"``).
-    dilation : int or tuple of 2 ints, default 1
-        The spacing between kernel taps (a dilated or "atrous" convolution), >= 1.
-    activation : str, tuple or None, default None
-        Applied to ``conv + bias + residual`` as each output is stored (the
-        fused epilogue):
-        ``None`` (the default), ``"relu"``, ``"relu6"``, ``"leaky_relu"``
-        (negative slope 0.01) or ``("leaky_relu", slope)``, ``"hardswish"``,
-        ``"sigmoid"``, ``"tanh"``, ``"silu"`` or ``"gelu"`` (the erf form), as
-        torch defines them; a NaN passes through each.
-    residual : array_like, optional
-        An array of the result's shape and dtype added before the activation
-        (a ResNet shortcut). It may be ``out`` itself, to accumulate in place.
-    layout : str, optional
-        ``None``, ``"NCHW"``, ``"NCL"``, ``"NCDHW"`` or ``"channels_first"``
-        (the default: channels first), or ``"NHWC"``, ``"NLC"``, ``"NDHWC"``
-        or ``"channels_last"``: ``x``, the residual and the result have their
-        channels last, ``(N, H, W, C_in)``. Case-insensitive; the weights
-        keep their shape either way.
-    out : numpy.ndarray, optional
-        A preallocated C-contiguous, writeable array of exactly the result's
-        shape and dtype, not overlapping an input: the result is written into
-        it and it is returned. Anything else is a ``ValueError`` and ``out`` is
-        left untouched.
+    <<stride>>
+    <<padding>>
+    <<dilation_2>>
+    <<activation>>
+    <<residual>>
+    <<layout_2>>
+    <<out>>
 
     Returns
     -------
@@ -1069,9 +688,7 @@ def depthwise_conv2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = N
 
     Raises
     ------
-    TypeError
-        An array that is not float32 or float64 (fastconv never casts), or
-        ``x``, ``weight``, ``bias`` and ``residual`` not of one dtype.
+    <<typeerror>>
     ValueError
         A shape that does not fit (wrong number of dims, a weight not
         ``(C * m, 1, kH, kW)``, a kernel larger than the padded input), an argument
@@ -1129,36 +746,14 @@ def pointwise_conv2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = N
 
     Parameters
     ----------
-    x : array_like
-        The input, ``(N, C_in, H, W)``, or unbatched without ``N`` (the result is
-        then unbatched too); ``(N, H, W, C_in)`` with ``layout="NHWC"``. float32 or
-        float64; any array-like (non-contiguous, negatively strided, a torch CPU
-        tensor) is accepted and copied only where the kernels need it.
+    <<x_2>>
     weight : array_like
         ``(C_out, C_in)`` or ``(C_out, C_in, 1, 1)``.
-    bias : array_like, optional
-        ``(C_out,)``, added to every output of its channel; of ``x``'s dtype.
-    activation : str, tuple or None, default None
-        Applied to ``conv + bias + residual`` as each output is stored (the
-        fused epilogue):
-        ``None`` (the default), ``"relu"``, ``"relu6"``, ``"leaky_relu"``
-        (negative slope 0.01) or ``("leaky_relu", slope)``, ``"hardswish"``,
-        ``"sigmoid"``, ``"tanh"``, ``"silu"`` or ``"gelu"`` (the erf form), as
-        torch defines them; a NaN passes through each.
-    residual : array_like, optional
-        An array of the result's shape and dtype added before the activation
-        (a ResNet shortcut). It may be ``out`` itself, to accumulate in place.
-    layout : str, optional
-        ``None``, ``"NCHW"``, ``"NCL"``, ``"NCDHW"`` or ``"channels_first"``
-        (the default: channels first), or ``"NHWC"``, ``"NLC"``, ``"NDHWC"``
-        or ``"channels_last"``: ``x``, the residual and the result have their
-        channels last, ``(N, H, W, C_in)``. Case-insensitive; the weights
-        keep their shape either way.
-    out : numpy.ndarray, optional
-        A preallocated C-contiguous, writeable array of exactly the result's
-        shape and dtype, not overlapping an input: the result is written into
-        it and it is returned. Anything else is a ``ValueError`` and ``out`` is
-        left untouched.
+    <<bias>>
+    <<activation>>
+    <<residual>>
+    <<layout_2>>
+    <<out>>
 
     Returns
     -------
@@ -1167,9 +762,7 @@ def pointwise_conv2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = N
 
     Raises
     ------
-    TypeError
-        An array that is not float32 or float64 (fastconv never casts), or
-        ``x``, ``weight``, ``bias`` and ``residual`` not of one dtype.
+    <<typeerror>>
     ValueError
         A shape that does not fit (wrong number of dims, a weight not
         ``(C_out, C_in)`` or ``(C_out, C_in, 1, 1)``), an argument
@@ -1213,33 +806,15 @@ def separable_conv2d(x: ArrayLike, row: ArrayLike, col: ArrayLike,
 
     Parameters
     ----------
-    x : array_like
-        The input, ``(N, C, H, W)``, or unbatched without ``N`` (the result is then
-        unbatched too); ``(N, H, W, C)`` with ``layout="NHWC"``. float32 or float64;
-        any array-like (non-contiguous, negatively strided, a torch CPU tensor) is
-        accepted and copied only where the kernels need it.
+    <<x_4>>
     row : array_like
         The horizontal kernel, ``(kW,)`` shared by every channel or ``(C, kW)``
         one per channel.
     col : array_like
         The vertical kernel, ``(kH,)`` or ``(C, kH)``.
-    bias : array_like, optional
-        ``(C,)``.
-    stride : int or tuple of 2 ints, default 1
-        The step of the window; one int for every spatial dimension or one per
-        dimension, each >= 1.
-    padding : int, tuple or str, default 0
-        Zeros (or the ``padding_mode``'s values) added around the input. One of:
-
-        * an int: the same amount before and after every spatial dimension;
-        * a tuple of 2 ints: one amount per dimension, before and after;
-        * a tuple of 2 ``(before, after)`` pairs: asymmetric padding,
-          e.g. ``((1, 0), (2, 1))``;
-        * ``"valid"``: no padding;
-        * ``"same"``: the output's spatial size is ``ceil(in / stride)``; the
-          total padding is split evenly, an odd one's extra element at the end
-          (TensorFlow's rule; for stride 1 the output has the input's size, as
-          with PyTorch's ``"same"``).
+    <<bias_2>>
+    <<stride>>
+    <<padding>>
     padding_mode : {"zeros", "reflect", "replicate", "circular"}, default "zeros"
         The values of the padding, as ``torch.nn.Conv2d`` defines them: zeros,
         the input mirrored without repeating the edge (the padding must then be
@@ -1253,20 +828,14 @@ def separable_conv2d(x: ArrayLike, row: ArrayLike, col: ArrayLike,
         (negative slope 0.01) or ``("leaky_relu", slope)``, ``"hardswish"``,
         ``"sigmoid"``, ``"tanh"``, ``"silu"`` or ``"gelu"`` (the erf form), as
         torch defines them; a NaN passes through each.
-    residual : array_like, optional
-        An array of the result's shape and dtype added before the activation
-        (a ResNet shortcut). It may be ``out`` itself, to accumulate in place.
+    <<residual>>
     layout : str, optional
         ``None``, ``"NCHW"``, ``"NCL"``, ``"NCDHW"`` or ``"channels_first"``
         (the default: channels first), or ``"NHWC"``, ``"NLC"``, ``"NDHWC"``
         or ``"channels_last"``: ``x``, the residual and the result have their
         channels last, ``(N, H, W, C)`` (computed channels first between two
         threaded transposes). Case-insensitive; the kernels keep their shape.
-    out : numpy.ndarray, optional
-        A preallocated C-contiguous, writeable array of exactly the result's
-        shape and dtype, not overlapping an input: the result is written into
-        it and it is returned. Anything else is a ``ValueError`` and ``out`` is
-        left untouched.
+    <<out>>
 
     Returns
     -------
@@ -1364,11 +933,7 @@ def depthwise_separable_conv2d(x: ArrayLike, depthwise_weight: ArrayLike,
 
     Parameters
     ----------
-    x : array_like
-        The input, ``(N, C, H, W)``, or unbatched without ``N`` (the result is then
-        unbatched too); ``(N, H, W, C)`` with ``layout="NHWC"``. float32 or float64;
-        any array-like (non-contiguous, negatively strided, a torch CPU tensor) is
-        accepted and copied only where the kernels need it.
+    <<x_4>>
     depthwise_weight : array_like
         ``(C * m, 1, kH, kW)``, as for :func:`depthwise_conv2d`.
     pointwise_weight : array_like
@@ -1380,18 +945,7 @@ def depthwise_separable_conv2d(x: ArrayLike, depthwise_weight: ArrayLike,
     stride : int or tuple of 2 ints, default 1
         The depthwise stage's stride; one int for every spatial dimension or one per
         dimension, each >= 1.
-    padding : int, tuple or str, default 0
-        Zeros (or the ``padding_mode``'s values) added around the input. One of:
-
-        * an int: the same amount before and after every spatial dimension;
-        * a tuple of 2 ints: one amount per dimension, before and after;
-        * a tuple of 2 ``(before, after)`` pairs: asymmetric padding,
-          e.g. ``((1, 0), (2, 1))``;
-        * ``"valid"``: no padding;
-        * ``"same"``: the output's spatial size is ``ceil(in / stride)``; the
-          total padding is split evenly, an odd one's extra element at the end
-          (TensorFlow's rule; for stride 1 the output has the input's size, as
-          with PyTorch's ``"same"``).
+    <<padding>>
 
         The depthwise stage's (zero) padding.
     dilation : int or tuple of 2 ints, default 1
@@ -1404,20 +958,9 @@ def depthwise_separable_conv2d(x: ArrayLike, depthwise_weight: ArrayLike,
         (negative slope 0.01) or ``("leaky_relu", slope)``, ``"hardswish"``,
         ``"sigmoid"``, ``"tanh"``, ``"silu"`` or ``"gelu"`` (the erf form), as
         torch defines them; a NaN passes through each.
-    residual : array_like, optional
-        An array of the result's shape and dtype added before the activation
-        (a ResNet shortcut). It may be ``out`` itself, to accumulate in place.
-    layout : str, optional
-        ``None``, ``"NCHW"``, ``"NCL"``, ``"NCDHW"`` or ``"channels_first"``
-        (the default: channels first), or ``"NHWC"``, ``"NLC"``, ``"NDHWC"``
-        or ``"channels_last"``: ``x``, the residual and the result have their
-        channels last, ``(N, H, W, C_in)``. Case-insensitive; the weights
-        keep their shape either way.
-    out : numpy.ndarray, optional
-        A preallocated C-contiguous, writeable array of exactly the result's
-        shape and dtype, not overlapping an input: the result is written into
-        it and it is returned. Anything else is a ``ValueError`` and ``out`` is
-        left untouched.
+    <<residual>>
+    <<layout_2>>
+    <<out>>
 
     Returns
     -------
@@ -1543,18 +1086,14 @@ def involution2d(x: ArrayLike, kernel: ArrayLike, kernel_size: int, stride: IntO
         :class:`Involution2d` generates it from ``x``.
     kernel_size : int
         K.
-    stride : int or tuple of 2 ints, default 1
-        The step of the window; one int for every spatial dimension or one per
-        dimension, each >= 1.
+    <<stride>>
     padding : int, tuple, str or None, default None
         ``None``: ``dilation * (K - 1) // 2`` per dimension (the output keeps
         the input's size at stride 1); otherwise any form :func:`conv2d`
         takes (int, tuple, ``(before, after)`` pairs, ``"valid"``, ``"same"``),
         zeros only.
-    dilation : int or tuple of 2 ints, default 1
-        The spacing between kernel taps (a dilated or "atrous" convolution), >= 1.
-    bias : array_like, optional
-        ``(C,)``.
+    <<dilation_2>>
+    <<bias_2>>
     activation : str, tuple or None, default None
         Applied to ``involution + bias + residual`` as each output is stored (the
         fused epilogue):
@@ -1562,18 +1101,12 @@ def involution2d(x: ArrayLike, kernel: ArrayLike, kernel_size: int, stride: IntO
         (negative slope 0.01) or ``("leaky_relu", slope)``, ``"hardswish"``,
         ``"sigmoid"``, ``"tanh"``, ``"silu"`` or ``"gelu"`` (the erf form), as
         torch defines them; a NaN passes through each.
-    residual : array_like, optional
-        An array of the result's shape and dtype added before the activation
-        (a ResNet shortcut). It may be ``out`` itself, to accumulate in place.
+    <<residual>>
     layout : str, optional
         ``None`` or ``"NCHW"`` (channels first) or ``"NHWC"`` (channels last:
         ``x``, the result and the kernel as above); computed between two
         threaded transposes.
-    out : numpy.ndarray, optional
-        A preallocated C-contiguous, writeable array of exactly the result's
-        shape and dtype, not overlapping an input: the result is written into
-        it and it is returned. Anything else is a ``ValueError`` and ``out`` is
-        left untouched.
+    <<out>>
 
     Returns
     -------
@@ -1704,26 +1237,15 @@ def max_pool1d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None 
 
     Parameters
     ----------
-    x : array_like
-        ``(N, C, L)`` or unbatched without ``N``; ``(N, L, C)`` with
-        ``layout="NLC"``. float32 or float64; channels and spatial
-        sizes must not be zero (the batch may be).
-    kernel_size : int or tuple of 1 int
-        The window.
-    stride : int or tuple of 1 int, optional
-        The window's step; default ``kernel_size``.
-    padding : int or tuple of 1 int, default 0
-        Implicit padding on both sides, at most half the window.
+    <<x_5>>
+    <<kernel_size>>
+    <<stride_2>>
+    <<padding_2>>
     dilation : int or tuple of 1 int, default 1
         The spacing of the window's taps.
-    ceil_mode : bool, default False
-        Round the output size up: a last window may run past the input (but
-        never starts in the right padding).
-    return_indices : bool, default False
-        Also return where each maximum was.
-    layout : str, optional
-        ``None``/``"NCHW"`` (channels first) or ``"NLC"``/``"NHWC"``
-        (channels last; also ``"channels_last"``).
+    <<ceil_mode>>
+    <<return_indices>>
+    <<layout_4>>
 
     Returns
     -------
@@ -1734,17 +1256,9 @@ def max_pool1d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None 
         ``(pooled, indices)``, ``indices`` int64 positions of each maximum in
         its ``(n, c)`` row of ``L`` (as torch's).
 
-    Raises
-    ------
-    TypeError
-        An array that is not float32 or float64, or arrays of two dtypes.
-    ValueError
-        A shape that does not fit, an argument out of its range or not among
-        its accepted forms, or a bad ``out``; the message names the argument.
+    <<para_raises_7>>
 
-    See Also
-    --------
-    max_unpool2d : scatter pooled values back to their positions.
+    <<para_see_also_8>>
 
     Examples
     --------
@@ -1790,26 +1304,15 @@ def max_pool2d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None 
 
     Parameters
     ----------
-    x : array_like
-        ``(N, C, H, W)`` or unbatched without ``N``; ``(N, H, W, C)`` with
-        ``layout="NHWC"``. float32 or float64; channels and spatial
-        sizes must not be zero (the batch may be).
-    kernel_size : int or tuple of 2 ints
-        The window.
-    stride : int or tuple of 2 ints, optional
-        The window's step; default ``kernel_size``.
-    padding : int or tuple of 2 ints, default 0
-        Implicit padding on both sides, at most half the window.
+    <<x_6>>
+    <<kernel_size_2>>
+    <<stride_3>>
+    <<padding_3>>
     dilation : int or tuple of 2 ints, default 1
         The spacing of the window's taps.
-    ceil_mode : bool, default False
-        Round the output size up: a last window may run past the input (but
-        never starts in the right padding).
-    return_indices : bool, default False
-        Also return where each maximum was.
-    layout : str, optional
-        ``None``/``"NCHW"`` (channels first) or ``"NHWC"``
-        (channels last; also ``"channels_last"``).
+    <<ceil_mode>>
+    <<return_indices>>
+    <<layout_5>>
 
     Returns
     -------
@@ -1820,17 +1323,9 @@ def max_pool2d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None 
         ``(pooled, indices)``, ``indices`` int64 positions of each maximum in
         its ``(n, c)`` plane of ``H * W`` (as torch's).
 
-    Raises
-    ------
-    TypeError
-        An array that is not float32 or float64, or arrays of two dtypes.
-    ValueError
-        A shape that does not fit, an argument out of its range or not among
-        its accepted forms, or a bad ``out``; the message names the argument.
+    <<para_raises_7>>
 
-    See Also
-    --------
-    max_unpool2d : scatter pooled values back to their positions.
+    <<para_see_also_8>>
 
     Examples
     --------
@@ -1881,26 +1376,15 @@ def max_pool3d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None 
 
     Parameters
     ----------
-    x : array_like
-        ``(N, C, D, H, W)`` or unbatched without ``N``; ``(N, D, H, W, C)`` with
-        ``layout="NDHWC"``. float32 or float64; channels and spatial
-        sizes must not be zero (the batch may be).
-    kernel_size : int or tuple of 3 ints
-        The window.
-    stride : int or tuple of 3 ints, optional
-        The window's step; default ``kernel_size``.
-    padding : int or tuple of 3 ints, default 0
-        Implicit padding on both sides, at most half the window.
+    <<x_7>>
+    <<kernel_size_3>>
+    <<stride_4>>
+    <<padding_4>>
     dilation : int or tuple of 3 ints, default 1
         The spacing of the window's taps.
-    ceil_mode : bool, default False
-        Round the output size up: a last window may run past the input (but
-        never starts in the right padding).
-    return_indices : bool, default False
-        Also return where each maximum was.
-    layout : str, optional
-        ``None``/``"NCHW"`` (channels first) or ``"NDHWC"``/``"NHWC"``
-        (channels last; also ``"channels_last"``).
+    <<ceil_mode>>
+    <<return_indices>>
+    <<layout_6>>
 
     Returns
     -------
@@ -1911,17 +1395,9 @@ def max_pool3d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None 
         ``(pooled, indices)``, ``indices`` int64 positions of each maximum in
         its ``(n, c)`` volume of ``D * H * W`` (as torch's).
 
-    Raises
-    ------
-    TypeError
-        An array that is not float32 or float64, or arrays of two dtypes.
-    ValueError
-        A shape that does not fit, an argument out of its range or not among
-        its accepted forms, or a bad ``out``; the message names the argument.
+    <<para_raises_7>>
 
-    See Also
-    --------
-    max_unpool2d : scatter pooled values back to their positions.
+    <<para_see_also_8>>
 
     Examples
     --------
@@ -1946,46 +1422,20 @@ def avg_pool1d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None 
 
     Parameters
     ----------
-    x : array_like
-        ``(N, C, L)`` or unbatched without ``N``; ``(N, L, C)`` with
-        ``layout="NLC"``. float32 or float64; channels and spatial
-        sizes must not be zero (the batch may be).
-    kernel_size : int or tuple of 1 int
-        The window.
-    stride : int or tuple of 1 int, optional
-        The window's step; default ``kernel_size``.
-    padding : int or tuple of 1 int, default 0
-        Implicit padding on both sides, at most half the window.
-    ceil_mode : bool, default False
-        Round the output size up: a last window may run past the input (but
-        never starts in the right padding).
-    count_include_pad : bool, default True
-        Count the zero padding in each window's divisor (never a window's part
-        past the padded input under ``ceil_mode``).
-    divisor_override : int, optional
-        Divide every sum by this instead (not zero).
-    layout : str, optional
-        ``None``/``"NCHW"`` (channels first) or ``"NLC"``/``"NHWC"``
-        (channels last; also ``"channels_last"``).
+    <<x_5>>
+    <<kernel_size>>
+    <<stride_2>>
+    <<padding_2>>
+    <<ceil_mode>>
+    <<count_include_pad>>
+    <<divisor_override>>
+    <<layout_4>>
 
-    Returns
-    -------
-    numpy.ndarray
-        The pooled array of ``x``'s dtype, each output size
-        ``(in + 2 * padding - k) // stride + 1`` (rounded up under
-        ``ceil_mode``).
+    <<para_returns_9>>
 
-    Raises
-    ------
-    TypeError
-        An array that is not float32 or float64, or arrays of two dtypes.
-    ValueError
-        A shape that does not fit, an argument out of its range or not among
-        its accepted forms, or a bad ``out``; the message names the argument.
+    <<para_raises_7>>
 
-    See Also
-    --------
-    global_avg_pool : the mean over all spatial positions.
+    <<para_see_also_10>>
 
     Examples
     --------
@@ -2009,46 +1459,20 @@ def avg_pool2d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None 
 
     Parameters
     ----------
-    x : array_like
-        ``(N, C, H, W)`` or unbatched without ``N``; ``(N, H, W, C)`` with
-        ``layout="NHWC"``. float32 or float64; channels and spatial
-        sizes must not be zero (the batch may be).
-    kernel_size : int or tuple of 2 ints
-        The window.
-    stride : int or tuple of 2 ints, optional
-        The window's step; default ``kernel_size``.
-    padding : int or tuple of 2 ints, default 0
-        Implicit padding on both sides, at most half the window.
-    ceil_mode : bool, default False
-        Round the output size up: a last window may run past the input (but
-        never starts in the right padding).
-    count_include_pad : bool, default True
-        Count the zero padding in each window's divisor (never a window's part
-        past the padded input under ``ceil_mode``).
-    divisor_override : int, optional
-        Divide every sum by this instead (not zero).
-    layout : str, optional
-        ``None``/``"NCHW"`` (channels first) or ``"NHWC"``
-        (channels last; also ``"channels_last"``).
+    <<x_6>>
+    <<kernel_size_2>>
+    <<stride_3>>
+    <<padding_3>>
+    <<ceil_mode>>
+    <<count_include_pad>>
+    <<divisor_override>>
+    <<layout_5>>
 
-    Returns
-    -------
-    numpy.ndarray
-        The pooled array of ``x``'s dtype, each output size
-        ``(in + 2 * padding - k) // stride + 1`` (rounded up under
-        ``ceil_mode``).
+    <<para_returns_9>>
 
-    Raises
-    ------
-    TypeError
-        An array that is not float32 or float64, or arrays of two dtypes.
-    ValueError
-        A shape that does not fit, an argument out of its range or not among
-        its accepted forms, or a bad ``out``; the message names the argument.
+    <<para_raises_7>>
 
-    See Also
-    --------
-    global_avg_pool : the mean over all spatial positions.
+    <<para_see_also_10>>
 
     Examples
     --------
@@ -2077,46 +1501,20 @@ def avg_pool3d(x: ArrayLike, kernel_size: IntOrTuple, stride: IntOrTuple | None 
 
     Parameters
     ----------
-    x : array_like
-        ``(N, C, D, H, W)`` or unbatched without ``N``; ``(N, D, H, W, C)`` with
-        ``layout="NDHWC"``. float32 or float64; channels and spatial
-        sizes must not be zero (the batch may be).
-    kernel_size : int or tuple of 3 ints
-        The window.
-    stride : int or tuple of 3 ints, optional
-        The window's step; default ``kernel_size``.
-    padding : int or tuple of 3 ints, default 0
-        Implicit padding on both sides, at most half the window.
-    ceil_mode : bool, default False
-        Round the output size up: a last window may run past the input (but
-        never starts in the right padding).
-    count_include_pad : bool, default True
-        Count the zero padding in each window's divisor (never a window's part
-        past the padded input under ``ceil_mode``).
-    divisor_override : int, optional
-        Divide every sum by this instead (not zero).
-    layout : str, optional
-        ``None``/``"NCHW"`` (channels first) or ``"NDHWC"``/``"NHWC"``
-        (channels last; also ``"channels_last"``).
+    <<x_7>>
+    <<kernel_size_3>>
+    <<stride_4>>
+    <<padding_4>>
+    <<ceil_mode>>
+    <<count_include_pad>>
+    <<divisor_override>>
+    <<layout_6>>
 
-    Returns
-    -------
-    numpy.ndarray
-        The pooled array of ``x``'s dtype, each output size
-        ``(in + 2 * padding - k) // stride + 1`` (rounded up under
-        ``ceil_mode``).
+    <<para_returns_9>>
 
-    Raises
-    ------
-    TypeError
-        An array that is not float32 or float64, or arrays of two dtypes.
-    ValueError
-        A shape that does not fit, an argument out of its range or not among
-        its accepted forms, or a bad ``out``; the message names the argument.
+    <<para_raises_7>>
 
-    See Also
-    --------
-    global_avg_pool : the mean over all spatial positions.
+    <<para_see_also_10>>
 
     Examples
     --------
@@ -2224,11 +1622,7 @@ def global_avg_pool(x: ArrayLike, *, keepdims: bool = True, layout: Layout | Non
     layout : str, optional
         ``None``/``"NCHW"`` (channels first) or ``"NHWC"`` (channels last: the
         kept result is ``(N, 1, ..., C)``).
-    out : numpy.ndarray, optional
-        A preallocated C-contiguous, writeable array of exactly the result's
-        shape and dtype, not overlapping an input: the result is written into
-        it and it is returned. Anything else is a ``ValueError`` and ``out`` is
-        left untouched.
+    <<out>>
 
     Returns
     -------
@@ -2378,3 +1772,5 @@ def max_unpool2d(x: ArrayLike, indices: ArrayLike, kernel_size: IntOrTuple,
     _core.max_unpool(xb, idx if batched else idx[None], yb, lay)
     return y
 
+
+_docs.expand(globals())

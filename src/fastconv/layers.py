@@ -6,7 +6,7 @@ from typing import Any, Callable, ClassVar
 
 import numpy as np
 
-from . import _args, _core
+from . import _args, _core, _docs
 from ._core import Plan
 from ._typing import (Activation, Algorithm, ArrayLike, FloatArray, IntOrTuple, Layout, Padding,
                       PaddingMode)
@@ -167,35 +167,16 @@ class _ConvNd(_Layer):
                  out: FloatArray | None = None) -> FloatArray:
         """Apply the layer: ``activation(conv(x) + bias + residual)``.
 
-        The same numbers as the functional call with the layer's arguments; the
-        plan for ``x``'s geometry (and the ISA level in force) is made once, and the
-        weights packed once per packed layout.
+        <<para_the_same_numbers_as_the__15>>
 
-        Parameters
-        ----------
-        x : array_like
-            The input: ``(N, C_in, *spatial)`` or unbatched without ``N``, or
-            channels last when the layer's ``layout`` says so; the layer's dtype.
-            Any spatial size the layer accepts; one shape after another is fine.
-        residual : array_like, optional
-            An array of the result's shape and dtype added before the activation;
-            it may be ``out`` itself.
-        out : numpy.ndarray, optional
-            A C-contiguous array of exactly the result's shape and dtype, written
-            and returned (see ``reuse_output`` for the layer's own).
+        <<para_parameters_16>>
 
-        Returns
-        -------
-        numpy.ndarray
-            The result, of the layer's dtype.
+        <<para_returns_17>>
 
         Raises
         ------
-        TypeError
-            ``x`` or ``residual`` not of the weights' dtype.
-        ValueError
-            ``x`` of a shape the layer cannot take (channels, too small for the
-            kernel), or a bad ``out``.
+        <<typeerror_4>>
+        <<valueerror_4>>
         """
         spec, xb, w, b = self._spec(x)
         if spec.empty or spec.C_in == 0:
@@ -228,8 +209,7 @@ class Conv1d(_ConvNd):
         ``(C_out, C_in / groups, k)``, float32 or float64 (the layer's
         dtype; inputs must have it). Copied: changing the caller's array
         afterwards does not change the layer.
-    bias : array_like, optional
-        ``(C_out,)``, of the weight's dtype.
+    <<bias_3>>
     stride, padding, dilation, groups, padding_mode, algorithm, activation
         As for :func:`conv1d`: ``padding`` an int, a tuple, ``(before,
         after)`` pairs, ``"valid"`` or ``"same"``; ``padding_mode`` one of
@@ -237,42 +217,21 @@ class Conv1d(_ConvNd):
         ``algorithm`` one of ``"auto"``, ``"direct"``, ``"gemm"``,
         ``"winograd"``; ``activation`` ``None``, a name or
         ``("leaky_relu", slope)``.
-    reuse_output : bool, default False
-        A call without ``out=`` writes into the array the layer returned last
-        for that output shape (per Python thread; a new one where it would
-        overlap the input or residual, at most 4 shapes kept) instead of
-        allocating one: fresh outputs cost page faults on every call. A result
-        is then valid until the layer's next call of that shape: copy it to
-        keep it.
+    <<reuse_output>>
     layout : str, optional
         ``None``/``"NCHW"`` (channels first) or ``"NLC"``/``"NHWC"``/
         ``"channels_last"``: inputs and results channels last.
 
-    Attributes
-    ----------
-    weight, bias : numpy.ndarray
-        Read-only copies of the weights.
+    <<para_attributes_11>>
 
-    Raises
-    ------
-    TypeError
-        Weights that are not float32 or float64, or of two dtypes.
-    ValueError
-        An argument out of its range or not among its accepted forms.
+    <<para_raises_12>>
 
     See Also
     --------
     conv1d : the functional form.
     conv_plan : the plan of a functional call.
 
-    Notes
-    -----
-    Layers are safe to call from several Python threads at once (the GIL is
-    released while the kernels run), and may be called on inputs of any shape
-    they accept, one after the other: each input geometry gets its own plan
-    (at most 64 kept), and plans of one packed layout share the packed weights
-    (at most 8 packings kept). ``forward(x, *, residual=None, out=None)`` is
-    the same as calling the layer.
+    <<para_notes_13>>
 
     Examples
     --------
@@ -300,8 +259,7 @@ class Conv2d(_ConvNd):
         ``(C_out, C_in / groups, kH, kW)``, float32 or float64 (the layer's
         dtype; inputs must have it). Copied: changing the caller's array
         afterwards does not change the layer.
-    bias : array_like, optional
-        ``(C_out,)``, of the weight's dtype.
+    <<bias_3>>
     stride, padding, dilation, groups, padding_mode, algorithm, activation
         As for :func:`conv2d`: ``padding`` an int, a tuple, ``(before,
         after)`` pairs, ``"valid"`` or ``"same"``; ``padding_mode`` one of
@@ -309,42 +267,21 @@ class Conv2d(_ConvNd):
         ``algorithm`` one of ``"auto"``, ``"direct"``, ``"gemm"``,
         ``"winograd"``; ``activation`` ``None``, a name or
         ``("leaky_relu", slope)``.
-    reuse_output : bool, default False
-        A call without ``out=`` writes into the array the layer returned last
-        for that output shape (per Python thread; a new one where it would
-        overlap the input or residual, at most 4 shapes kept) instead of
-        allocating one: fresh outputs cost page faults on every call. A result
-        is then valid until the layer's next call of that shape: copy it to
-        keep it.
+    <<reuse_output>>
     layout : str, optional
         ``None``/``"NCHW"`` (channels first) or ``"NHWC"``/
         ``"channels_last"``: inputs and results channels last.
 
-    Attributes
-    ----------
-    weight, bias : numpy.ndarray
-        Read-only copies of the weights.
+    <<para_attributes_11>>
 
-    Raises
-    ------
-    TypeError
-        Weights that are not float32 or float64, or of two dtypes.
-    ValueError
-        An argument out of its range or not among its accepted forms.
+    <<para_raises_12>>
 
     See Also
     --------
     conv2d : the functional form.
     conv_plan : the plan of a functional call.
 
-    Notes
-    -----
-    Layers are safe to call from several Python threads at once (the GIL is
-    released while the kernels run), and may be called on inputs of any shape
-    they accept, one after the other: each input geometry gets its own plan
-    (at most 64 kept), and plans of one packed layout share the packed weights
-    (at most 8 packings kept). ``forward(x, *, residual=None, out=None)`` is
-    the same as calling the layer.
+    <<para_notes_13>>
 
     Examples
     --------
@@ -384,8 +321,7 @@ class Conv3d(_ConvNd):
         ``(C_out, C_in / groups, kD, kH, kW)``, float32 or float64 (the layer's
         dtype; inputs must have it). Copied: changing the caller's array
         afterwards does not change the layer.
-    bias : array_like, optional
-        ``(C_out,)``, of the weight's dtype.
+    <<bias_3>>
     stride, padding, dilation, groups, padding_mode, algorithm, activation
         As for :func:`conv3d`: ``padding`` an int, a tuple, ``(before,
         after)`` pairs, ``"valid"`` or ``"same"``; ``padding_mode`` one of
@@ -393,42 +329,21 @@ class Conv3d(_ConvNd):
         ``algorithm`` one of ``"auto"``, ``"direct"``, ``"gemm"``,
         ``"winograd"``; ``activation`` ``None``, a name or
         ``("leaky_relu", slope)``.
-    reuse_output : bool, default False
-        A call without ``out=`` writes into the array the layer returned last
-        for that output shape (per Python thread; a new one where it would
-        overlap the input or residual, at most 4 shapes kept) instead of
-        allocating one: fresh outputs cost page faults on every call. A result
-        is then valid until the layer's next call of that shape: copy it to
-        keep it.
+    <<reuse_output>>
     layout : str, optional
         ``None``/``"NCHW"`` (channels first) or ``"NDHWC"``/``"NHWC"``/
         ``"channels_last"``: inputs and results channels last.
 
-    Attributes
-    ----------
-    weight, bias : numpy.ndarray
-        Read-only copies of the weights.
+    <<para_attributes_11>>
 
-    Raises
-    ------
-    TypeError
-        Weights that are not float32 or float64, or of two dtypes.
-    ValueError
-        An argument out of its range or not among its accepted forms.
+    <<para_raises_12>>
 
     See Also
     --------
     conv3d : the functional form.
     conv_plan : the plan of a functional call.
 
-    Notes
-    -----
-    Layers are safe to call from several Python threads at once (the GIL is
-    released while the kernels run), and may be called on inputs of any shape
-    they accept, one after the other: each input geometry gets its own plan
-    (at most 64 kept), and plans of one packed layout share the packed weights
-    (at most 8 packings kept). ``forward(x, *, residual=None, out=None)`` is
-    the same as calling the layer.
+    <<para_notes_13>>
 
     Examples
     --------
@@ -466,35 +381,16 @@ class _ConvTransposeNd(_Layer):
                  out: FloatArray | None = None) -> FloatArray:
         """Apply the layer: ``activation(conv_transpose(x) + bias + residual)``.
 
-        The same numbers as the functional call with the layer's arguments; the
-        plan for ``x``'s geometry (and the ISA level in force) is made once, and the
-        weights packed once per packed layout.
+        <<para_the_same_numbers_as_the__15>>
 
-        Parameters
-        ----------
-        x : array_like
-            The input: ``(N, C_in, *spatial)`` or unbatched without ``N``, or
-            channels last when the layer's ``layout`` says so; the layer's dtype.
-            Any spatial size the layer accepts; one shape after another is fine.
-        residual : array_like, optional
-            An array of the result's shape and dtype added before the activation;
-            it may be ``out`` itself.
-        out : numpy.ndarray, optional
-            A C-contiguous array of exactly the result's shape and dtype, written
-            and returned (see ``reuse_output`` for the layer's own).
+        <<para_parameters_16>>
 
-        Returns
-        -------
-        numpy.ndarray
-            The result, of the layer's dtype.
+        <<para_returns_17>>
 
         Raises
         ------
-        TypeError
-            ``x`` or ``residual`` not of the weights' dtype.
-        ValueError
-            ``x`` of a shape the layer cannot take (channels, too small for the
-            kernel), or a bad ``out``.
+        <<typeerror_4>>
+        <<valueerror_4>>
         """
         spec, xb, w, b = _args.conv_transpose_spec(
             self._nd, x, self.weight, self.bias, self.stride, self.padding,
@@ -520,37 +416,19 @@ class ConvTranspose1d(_ConvTransposeNd):
     ----------
     weight : array_like
         ``(C_in, C_out / groups, k)``, float32 or float64; copied.
-    bias : array_like, optional
-        ``(C_out,)``.
+    <<bias_4>>
     stride, padding, output_padding, groups, dilation, activation
         As for :func:`conv_transpose1d` (``padding``: an int, a tuple,
         ``(before, after)`` pairs or ``"valid"``).
-    reuse_output : bool, default False
-        A call without ``out=`` writes into the array the layer returned last
-        for that output shape (per Python thread; a new one where it would
-        overlap the input or residual, at most 4 shapes kept) instead of
-        allocating one: fresh outputs cost page faults on every call. A result
-        is then valid until the layer's next call of that shape: copy it to
-        keep it.
+    <<reuse_output>>
     layout : str, optional
         ``None``/``"NCHW"`` or ``"NLC"``/``"NHWC"``/``"channels_last"``.
 
-    Attributes
-    ----------
-    weight, bias : numpy.ndarray
-        Read-only copies of the weights.
+    <<para_attributes_11>>
 
-    Raises
-    ------
-    TypeError
-        Weights that are not float32 or float64, or of two dtypes.
-    ValueError
-        An argument out of its range or not among its accepted forms.
+    <<para_raises_12>>
 
-    Notes
-    -----
-    Safe to call from several Python threads at once. ``forward(x, *,
-    residual=None, out=None)`` is the same as calling the layer.
+    <<para_notes_14>>
 
     Examples
     --------
@@ -573,37 +451,19 @@ class ConvTranspose2d(_ConvTransposeNd):
     ----------
     weight : array_like
         ``(C_in, C_out / groups, kH, kW)``, float32 or float64; copied.
-    bias : array_like, optional
-        ``(C_out,)``.
+    <<bias_4>>
     stride, padding, output_padding, groups, dilation, activation
         As for :func:`conv_transpose2d` (``padding``: an int, a tuple,
         ``(before, after)`` pairs or ``"valid"``).
-    reuse_output : bool, default False
-        A call without ``out=`` writes into the array the layer returned last
-        for that output shape (per Python thread; a new one where it would
-        overlap the input or residual, at most 4 shapes kept) instead of
-        allocating one: fresh outputs cost page faults on every call. A result
-        is then valid until the layer's next call of that shape: copy it to
-        keep it.
+    <<reuse_output>>
     layout : str, optional
         ``None``/``"NCHW"`` or ``"NHWC"``/``"channels_last"``.
 
-    Attributes
-    ----------
-    weight, bias : numpy.ndarray
-        Read-only copies of the weights.
+    <<para_attributes_11>>
 
-    Raises
-    ------
-    TypeError
-        Weights that are not float32 or float64, or of two dtypes.
-    ValueError
-        An argument out of its range or not among its accepted forms.
+    <<para_raises_12>>
 
-    Notes
-    -----
-    Safe to call from several Python threads at once. ``forward(x, *,
-    residual=None, out=None)`` is the same as calling the layer.
+    <<para_notes_14>>
 
     Examples
     --------
@@ -627,37 +487,19 @@ class ConvTranspose3d(_ConvTransposeNd):
     ----------
     weight : array_like
         ``(C_in, C_out / groups, kD, kH, kW)``, float32 or float64; copied.
-    bias : array_like, optional
-        ``(C_out,)``.
+    <<bias_4>>
     stride, padding, output_padding, groups, dilation, activation
         As for :func:`conv_transpose3d` (``padding``: an int, a tuple,
         ``(before, after)`` pairs or ``"valid"``).
-    reuse_output : bool, default False
-        A call without ``out=`` writes into the array the layer returned last
-        for that output shape (per Python thread; a new one where it would
-        overlap the input or residual, at most 4 shapes kept) instead of
-        allocating one: fresh outputs cost page faults on every call. A result
-        is then valid until the layer's next call of that shape: copy it to
-        keep it.
+    <<reuse_output>>
     layout : str, optional
         ``None``/``"NCHW"`` or ``"NDHWC"``/``"NHWC"``/``"channels_last"``.
 
-    Attributes
-    ----------
-    weight, bias : numpy.ndarray
-        Read-only copies of the weights.
+    <<para_attributes_11>>
 
-    Raises
-    ------
-    TypeError
-        Weights that are not float32 or float64, or of two dtypes.
-    ValueError
-        An argument out of its range or not among its accepted forms.
+    <<para_raises_12>>
 
-    Notes
-    -----
-    Safe to call from several Python threads at once. ``forward(x, *,
-    residual=None, out=None)`` is the same as calling the layer.
+    <<para_notes_14>>
 
     Examples
     --------
@@ -668,3 +510,6 @@ class ConvTranspose3d(_ConvTransposeNd):
     (1, 4, 4, 8, 8)
     """
     _nd = 3
+
+
+_docs.expand(globals())
