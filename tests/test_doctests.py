@@ -12,7 +12,7 @@ import pytest
 import fastconv
 
 MODULES = ["fastconv", "fastconv.functional", "fastconv.layers", "fastconv.involution",
-           "fastconv.batchnorm", "fastconv._config", "fastconv._core"]
+           "fastconv.batchnorm", "fastconv._config", "fastconv._core", "fastconv.grad"]
 FLAGS = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
 
 

@@ -36,6 +36,7 @@ from .functional import (add, avg_pool1d, avg_pool2d, avg_pool3d, conv1d, conv_p
                          conv_transpose1d, conv_transpose2d, conv_transpose3d, depthwise_conv2d,
                          depthwise_separable_conv2d, global_avg_pool, involution2d, max_pool1d,
                          max_pool2d, max_pool3d, max_unpool2d, pointwise_conv2d, separable_conv2d)
+from . import grad
 from .involution import Involution2d
 from .layers import (Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d,
                      ConvTranspose3d)
@@ -48,7 +49,7 @@ __all__ = [
     "involution2d", "max_pool1d", "max_pool2d", "max_pool3d", "max_unpool2d", "avg_pool1d",
     "avg_pool2d", "avg_pool3d", "global_avg_pool", "add", "Involution2d",
     "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
-    "conv_plan", "Plan", "fold_batchnorm", "get_num_threads", "set_num_threads", "show_config", "__version__",
+    "conv_plan", "Plan", "fold_batchnorm", "grad", "get_num_threads", "set_num_threads", "show_config", "__version__",
 ]
 
 _register_threadpoolctl()
