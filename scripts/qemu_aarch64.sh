@@ -112,7 +112,7 @@ package
 [ $build_only = 1 ] && exit 0
 write_wrapper
 PY=$WRAP
-export PYTHONHOME="$ROOT/usr" PYTHONPATH="$OUT/pkg" OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} OPENBLAS_NUM_THREADS=1 \
+export FASTCONV_EMULATED=qemu-user PYTHONHOME="$ROOT/usr" PYTHONPATH="$OUT/pkg" OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} OPENBLAS_NUM_THREADS=1 \
     HYPOTHESIS_PROFILE=${HYPOTHESIS_PROFILE:-dev}
 $PY -c "import fastconv; fastconv.show_config()"
 if [ ${#args[@]} -eq 0 ]; then

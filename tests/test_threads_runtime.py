@@ -36,6 +36,8 @@ def test_backend_is_the_pool_where_there_are_posix_threads():
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+@pytest.mark.skipif(bool(os.environ.get("FASTCONV_EMULATED")),
+                    reason="qemu-user can deadlock in its own locks when a threaded guest forks")
 def test_fork_after_a_threaded_call_computes_correctly(restore_threads):
     """A child made by fork after a 2-thread call (the pool's workers exist in
     the parent, not in the child) gets the right answer, at 2 threads, and
@@ -65,6 +67,8 @@ def _child_conv(x, w):
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+@pytest.mark.skipif(bool(os.environ.get("FASTCONV_EMULATED")),
+                    reason="qemu-user can deadlock in its own locks when a threaded guest forks")
 def test_fork_while_another_thread_computes(restore_threads):
     """fork while a Python thread of the parent is inside a threaded call:
     the child's pool starts empty and unlocked."""
