@@ -37,7 +37,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import _args
-from ._typing import ArrayLike, FloatArray, IntOrTuple, Padding
+from ._typing import ArrayLike, FloatArray, IntOrTuple, Padding, PaddingMode
 from .functional import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d
 
 __all__ = ["conv1d_input", "conv2d_input", "conv3d_input",
@@ -129,8 +129,81 @@ def _weight_grad(nd, x, weight_size, grad_output, stride, padding, dilation, gro
     return np.ascontiguousarray(r.swapaxes(0, 1))
 
 
+# numpy.pad's names for torch's padding modes (numpy's "reflect" leaves the edge
+# out, as torch's does)
+_NP_MODE = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def _mode_name(padding_mode) -> str:
+    code = _args.choice_arg(padding_mode, _args.PAD_MODES, "padding_mode")
+    return next(k for k, v in _args.PAD_MODES.items() if v == code)
+
+
+def _mode_pads(nd, spatial, kernel, stride, padding, dilation, mode):
+    """The (before, after) padding of a non-zero mode, checked as the forward checks it."""
+    stride = _args.tuple_arg(stride, nd, "stride", minimum=1)
+    dilation = _args.tuple_arg(dilation, nd, "dilation", minimum=1)
+    pad0, pad1 = _args.resolve_padding(padding, nd, spatial, kernel, stride, dilation)
+    _args.check_pad_mode(_args.PAD_MODES[mode], spatial, pad0, pad1)
+    return pad0, pad1
+
+
+def _at(ax, s):
+    return (slice(None),) * ax + (s,)
+
+
+def _fold_padding(gp, pad0, pad1, mode):
+    """The adjoint of padding by ``mode``: each padded position's gradient added
+    to the input position it copies (whole slices, one spatial axis at a time)."""
+    g = gp
+    for d, (p0, p1) in enumerate(zip(pad0, pad1)):
+        ax = 2 + d
+        n = g.shape[ax] - p0 - p1
+        core = g[_at(ax, slice(p0, p0 + n))].copy()
+        left, right = g[_at(ax, slice(0, p0))], g[_at(ax, slice(p0 + n, None))]
+        if mode == "circular":       # pad[i] = x[n - p0 + i], pad[p0 + n + j] = x[j]
+            core[_at(ax, slice(n - p0, n))] += left
+            core[_at(ax, slice(0, p1))] += right
+        elif mode == "reflect":      # pad[i] = x[p0 - i], pad[p0 + n + j] = x[n - 2 - j]
+            core[_at(ax, slice(1, p0 + 1))] += np.flip(left, ax)
+            core[_at(ax, slice(n - 1 - p1, n - 1))] += np.flip(right, ax)
+        else:                        # replicate: the edge repeated
+            core[_at(ax, slice(0, 1))] += left.sum(axis=ax, keepdims=True)
+            core[_at(ax, slice(n - 1, n))] += right.sum(axis=ax, keepdims=True)
+        g = core
+    return g
+
+
+def _moded_input(nd, input_size, weight, grad_output, stride, padding, dilation, groups, padding_mode):
+    mode = _mode_name(padding_mode)
+    if mode == "zeros":
+        return _input_grad(nd, input_size, weight, grad_output, stride, padding, dilation, groups)
+    w = _args.as_float_array(weight, "weight")
+    size = _size(input_size, "input_size", (nd + 2,))
+    if w.ndim != nd + 2:
+        raise ValueError(f"weight must have {nd + 2} dims (C_out, C_in/groups, k...), got {w.shape}")
+    pad0, pad1 = _mode_pads(nd, size[2:], w.shape[2:], stride, padding, dilation, mode)
+    padded = size[:2] + tuple(i + a + b for i, a, b in zip(size[2:], pad0, pad1))
+    gp = _input_grad(nd, padded, w, grad_output, stride, 0, dilation, groups)
+    return _fold_padding(gp, pad0, pad1, mode)
+
+
+def _moded_weight(nd, x, weight_size, grad_output, stride, padding, dilation, groups, padding_mode):
+    mode = _mode_name(padding_mode)
+    if mode == "zeros":
+        return _weight_grad(nd, x, weight_size, grad_output, stride, padding, dilation, groups)
+    xa = _args.as_float_array(x, "input")
+    size = _size(weight_size, "weight_size", (nd + 2,))
+    if xa.ndim != nd + 2:
+        raise ValueError(f"input must have {nd + 2} dims (N, C_in, ...), got {xa.shape}")
+    pad0, pad1 = _mode_pads(nd, xa.shape[2:], size[2:], stride, padding, dilation, mode)
+    xp = np.pad(xa, ((0, 0), (0, 0)) + tuple(zip(pad0, pad1)), mode=_NP_MODE[mode])
+    return _weight_grad(nd, xp, size, grad_output, stride, 0, dilation, groups)
+
+
 def conv1d_input(input_size: Sequence[int], weight: ArrayLike, grad_output: ArrayLike, stride: IntOrTuple = 1,
-                 padding: Padding = 0, dilation: IntOrTuple = 1, groups: int = 1) -> FloatArray:
+                 padding: Padding = 0, dilation: IntOrTuple = 1, groups: int = 1, *,
+                 padding_mode: PaddingMode = "zeros") -> FloatArray:
     """The gradient of :func:`fastconv.conv1d` with respect to its input, as
     ``torch.nn.grad.conv1d_input``: ``input_size`` the input's shape
     ``(N, C_in, L)``, ``weight`` ``(C_out, C_in/groups, k)``, ``grad_output``
@@ -144,11 +217,12 @@ def conv1d_input(input_size: Sequence[int], weight: ArrayLike, grad_output: Arra
     >>> fc.grad.conv1d_input((1, 2, 8), w, np.ones((1, 4, 8)), padding=1)[0, 0]
     array([ 8., 12., 12., 12., 12., 12., 12.,  8.])
     """
-    return _input_grad(1, input_size, weight, grad_output, stride, padding, dilation, groups)
+    return _moded_input(1, input_size, weight, grad_output, stride, padding, dilation, groups, padding_mode)
 
 
 def conv2d_input(input_size: Sequence[int], weight: ArrayLike, grad_output: ArrayLike, stride: IntOrTuple = 1,
-                 padding: Padding = 0, dilation: IntOrTuple = 1, groups: int = 1) -> FloatArray:
+                 padding: Padding = 0, dilation: IntOrTuple = 1, groups: int = 1, *,
+                 padding_mode: PaddingMode = "zeros") -> FloatArray:
     """The gradient of :func:`fastconv.conv2d` with respect to its input, as
     ``torch.nn.grad.conv2d_input`` (shapes as in :func:`conv1d_input`, two
     spatial dimensions).
@@ -161,11 +235,12 @@ def conv2d_input(input_size: Sequence[int], weight: ArrayLike, grad_output: Arra
     ...                      stride=2).shape
     (1, 3, 9, 9)
     """
-    return _input_grad(2, input_size, weight, grad_output, stride, padding, dilation, groups)
+    return _moded_input(2, input_size, weight, grad_output, stride, padding, dilation, groups, padding_mode)
 
 
 def conv3d_input(input_size: Sequence[int], weight: ArrayLike, grad_output: ArrayLike, stride: IntOrTuple = 1,
-                 padding: Padding = 0, dilation: IntOrTuple = 1, groups: int = 1) -> FloatArray:
+                 padding: Padding = 0, dilation: IntOrTuple = 1, groups: int = 1, *,
+                 padding_mode: PaddingMode = "zeros") -> FloatArray:
     """The gradient of :func:`fastconv.conv3d` with respect to its input, as
     ``torch.nn.grad.conv3d_input`` (three spatial dimensions).
 
@@ -177,11 +252,12 @@ def conv3d_input(input_size: Sequence[int], weight: ArrayLike, grad_output: Arra
     ...                      np.ones((1, 3, 4, 4, 4)), padding=1).shape
     (1, 2, 4, 4, 4)
     """
-    return _input_grad(3, input_size, weight, grad_output, stride, padding, dilation, groups)
+    return _moded_input(3, input_size, weight, grad_output, stride, padding, dilation, groups, padding_mode)
 
 
 def conv1d_weight(input: ArrayLike, weight_size: Sequence[int], grad_output: ArrayLike, stride: IntOrTuple = 1,
-                  padding: Padding = 0, dilation: IntOrTuple = 1, groups: int = 1) -> FloatArray:
+                  padding: Padding = 0, dilation: IntOrTuple = 1, groups: int = 1, *,
+                 padding_mode: PaddingMode = "zeros") -> FloatArray:
     """The gradient of :func:`fastconv.conv1d` with respect to its weights, as
     ``torch.nn.grad.conv1d_weight``: ``input`` ``(N, C_in, L)``,
     ``weight_size`` ``(C_out, C_in/groups, k)``, ``grad_output``
@@ -194,11 +270,12 @@ def conv1d_weight(input: ArrayLike, weight_size: Sequence[int], grad_output: Arr
     >>> fc.grad.conv1d_weight(np.ones((2, 1, 5)), (1, 1, 3), np.ones((2, 1, 3)))
     array([[[6., 6., 6.]]])
     """
-    return _weight_grad(1, input, weight_size, grad_output, stride, padding, dilation, groups)
+    return _moded_weight(1, input, weight_size, grad_output, stride, padding, dilation, groups, padding_mode)
 
 
 def conv2d_weight(input: ArrayLike, weight_size: Sequence[int], grad_output: ArrayLike, stride: IntOrTuple = 1,
-                  padding: Padding = 0, dilation: IntOrTuple = 1, groups: int = 1) -> FloatArray:
+                  padding: Padding = 0, dilation: IntOrTuple = 1, groups: int = 1, *,
+                 padding_mode: PaddingMode = "zeros") -> FloatArray:
     """The gradient of :func:`fastconv.conv2d` with respect to its weights, as
     ``torch.nn.grad.conv2d_weight`` (two spatial dimensions).
 
@@ -212,11 +289,12 @@ def conv2d_weight(input: ArrayLike, weight_size: Sequence[int], grad_output: Arr
            [30., 36., 30.],
            [25., 30., 25.]])
     """
-    return _weight_grad(2, input, weight_size, grad_output, stride, padding, dilation, groups)
+    return _moded_weight(2, input, weight_size, grad_output, stride, padding, dilation, groups, padding_mode)
 
 
 def conv3d_weight(input: ArrayLike, weight_size: Sequence[int], grad_output: ArrayLike, stride: IntOrTuple = 1,
-                  padding: Padding = 0, dilation: IntOrTuple = 1, groups: int = 1) -> FloatArray:
+                  padding: Padding = 0, dilation: IntOrTuple = 1, groups: int = 1, *,
+                 padding_mode: PaddingMode = "zeros") -> FloatArray:
     """The gradient of :func:`fastconv.conv3d` with respect to its weights, as
     ``torch.nn.grad.conv3d_weight`` (three spatial dimensions).
 
@@ -228,4 +306,174 @@ def conv3d_weight(input: ArrayLike, weight_size: Sequence[int], grad_output: Arr
     ...                       np.ones((1, 3, 2, 2, 2))).shape
     (3, 2, 3, 3, 3)
     """
-    return _weight_grad(3, input, weight_size, grad_output, stride, padding, dilation, groups)
+    return _moded_weight(3, input, weight_size, grad_output, stride, padding, dilation, groups, padding_mode)
+
+
+# -- bias ---------------------------------------------------------------------
+
+def conv_bias(grad_output: ArrayLike) -> FloatArray:
+    """The gradient of any convolution's (or pooling-free layer's) bias: the
+    output gradient summed over every axis but the channels' (axis 1, the
+    ``(N, C, ...)`` layout).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastconv as fc
+    >>> fc.grad.conv_bias(np.ones((2, 3, 4, 4)))
+    array([32., 32., 32.])
+    """
+    gy = _args.as_float_array(grad_output, "grad_output")
+    if gy.ndim < 2:
+        raise ValueError(f"grad_output must have at least 2 dims (N, C, ...), got {gy.shape}")
+    return gy.sum(axis=(0,) + tuple(range(2, gy.ndim)))
+
+
+# -- transposed convolution -----------------------------------------------------
+
+def _t_geometry(nd, name, in_spatial, out_spatial, kernel, stride, padding, output_padding, dilation):
+    """Check a transposed convolution's sizes: ``out_spatial`` must be what
+    conv_transpose gives for ``in_spatial`` (so that the conv of the output
+    gradient has the input's size)."""
+    s = _args.tuple_arg(stride, nd, "stride", minimum=1)
+    d = _args.tuple_arg(dilation, nd, "dilation", minimum=1)
+    op = _args.tuple_arg(output_padding, nd, "output_padding", minimum=0)
+    pad0, pad1 = _args.resolve_padding(padding, nd, in_spatial, kernel, s, d)
+    want = tuple((i - 1) * si - a - b + di * (k - 1) + o + 1
+                 for i, si, a, b, di, k, o in zip(in_spatial, s, pad0, pad1, d, kernel, op))
+    if tuple(out_spatial) != want:
+        raise ValueError(f"{name}'s spatial size {tuple(out_spatial)} is not the transposed "
+                         f"convolution's output size {want}")
+    return tuple(zip(pad0, pad1))
+
+
+def _t_input(nd, input_size, weight, grad_output, stride, padding, output_padding, groups, dilation):
+    w = _args.as_float_array(weight, "weight")
+    gy = _args.as_float_array(grad_output, "grad_output")
+    size = _size(input_size, "input_size", (nd + 2, nd))
+    if w.ndim != nd + 2 or gy.ndim != nd + 2:
+        raise ValueError(f"weight and grad_output must have {nd + 2} dims, got {w.shape} and {gy.shape}")
+    pads = _t_geometry(nd, "grad_output", size[-nd:], gy.shape[2:], w.shape[2:], stride, padding,
+                       output_padding, dilation)
+    gx = _CONV[nd](gy, w, None, stride, pads, dilation, groups)
+    if len(size) == nd + 2 and gx.shape != size:
+        raise ValueError(f"input_size {size} does not fit weight {w.shape}, groups={groups} and "
+                         f"grad_output {gy.shape}")
+    return gx
+
+
+def _t_weight(nd, x, weight_size, grad_output, stride, padding, output_padding, groups, dilation):
+    xa = _args.as_float_array(x, "input")
+    gy = _args.as_float_array(grad_output, "grad_output")
+    size = _size(weight_size, "weight_size", (nd + 2,))
+    if xa.ndim != nd + 2 or gy.ndim != nd + 2:
+        raise ValueError(f"input and grad_output must have {nd + 2} dims, got {xa.shape} and {gy.shape}")
+    pads = _t_geometry(nd, "grad_output", xa.shape[2:], gy.shape[2:], size[2:], stride, padding,
+                       output_padding, dilation)
+    # the transposed convolution is the adjoint of conv(., w): its weight
+    # gradient is that convolution's, the roles of input and output swapped
+    return _weight_grad(nd, gy, size, xa, stride, pads, dilation, groups)
+
+
+def conv_transpose1d_input(input_size: Sequence[int], weight: ArrayLike, grad_output: ArrayLike,
+                           stride: IntOrTuple = 1, padding: Padding = 0, output_padding: IntOrTuple = 0,
+                           groups: int = 1, dilation: IntOrTuple = 1) -> FloatArray:
+    """The gradient of :func:`fastconv.conv_transpose1d` with respect to its
+    input (a convolution of ``grad_output`` with the same weights):
+    ``weight`` ``(C_in, C_out/groups, k)``, ``grad_output`` the transposed
+    convolution's output gradient ``(N, C_out, L_out)``; returns ``input_size``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastconv as fc
+    >>> fc.grad.conv_transpose1d_input((1, 2, 4), np.ones((2, 3, 2)), np.ones((1, 3, 8)),
+    ...                                stride=2)
+    array([[[6., 6., 6., 6.],
+            [6., 6., 6., 6.]]])
+    """
+    return _t_input(1, input_size, weight, grad_output, stride, padding, output_padding, groups, dilation)
+
+
+def conv_transpose2d_input(input_size: Sequence[int], weight: ArrayLike, grad_output: ArrayLike,
+                           stride: IntOrTuple = 1, padding: Padding = 0, output_padding: IntOrTuple = 0,
+                           groups: int = 1, dilation: IntOrTuple = 1) -> FloatArray:
+    """The gradient of :func:`fastconv.conv_transpose2d` with respect to its
+    input (shapes as in :func:`conv_transpose1d_input`, two spatial dimensions).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastconv as fc
+    >>> fc.grad.conv_transpose2d_input((1, 4, 5, 5), np.ones((4, 2, 4, 4)),
+    ...                                np.ones((1, 2, 10, 10)), stride=2, padding=1).shape
+    (1, 4, 5, 5)
+    """
+    return _t_input(2, input_size, weight, grad_output, stride, padding, output_padding, groups, dilation)
+
+
+def conv_transpose3d_input(input_size: Sequence[int], weight: ArrayLike, grad_output: ArrayLike,
+                           stride: IntOrTuple = 1, padding: Padding = 0, output_padding: IntOrTuple = 0,
+                           groups: int = 1, dilation: IntOrTuple = 1) -> FloatArray:
+    """The gradient of :func:`fastconv.conv_transpose3d` with respect to its
+    input (three spatial dimensions).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastconv as fc
+    >>> fc.grad.conv_transpose3d_input((1, 2, 3, 3, 3), np.ones((2, 1, 2, 2, 2)),
+    ...                                np.ones((1, 1, 6, 6, 6)), stride=2).shape
+    (1, 2, 3, 3, 3)
+    """
+    return _t_input(3, input_size, weight, grad_output, stride, padding, output_padding, groups, dilation)
+
+
+def conv_transpose1d_weight(input: ArrayLike, weight_size: Sequence[int], grad_output: ArrayLike,
+                            stride: IntOrTuple = 1, padding: Padding = 0, output_padding: IntOrTuple = 0,
+                            groups: int = 1, dilation: IntOrTuple = 1) -> FloatArray:
+    """The gradient of :func:`fastconv.conv_transpose1d` with respect to its
+    weights ``(C_in, C_out/groups, k)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastconv as fc
+    >>> fc.grad.conv_transpose1d_weight(np.ones((1, 1, 3)), (1, 1, 2), np.ones((1, 1, 4)))
+    array([[[3., 3.]]])
+    """
+    return _t_weight(1, input, weight_size, grad_output, stride, padding, output_padding, groups, dilation)
+
+
+def conv_transpose2d_weight(input: ArrayLike, weight_size: Sequence[int], grad_output: ArrayLike,
+                            stride: IntOrTuple = 1, padding: Padding = 0, output_padding: IntOrTuple = 0,
+                            groups: int = 1, dilation: IntOrTuple = 1) -> FloatArray:
+    """The gradient of :func:`fastconv.conv_transpose2d` with respect to its
+    weights (two spatial dimensions).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastconv as fc
+    >>> fc.grad.conv_transpose2d_weight(np.ones((1, 4, 5, 5)), (4, 2, 4, 4),
+    ...                                 np.ones((1, 2, 10, 10)), stride=2, padding=1).shape
+    (4, 2, 4, 4)
+    """
+    return _t_weight(2, input, weight_size, grad_output, stride, padding, output_padding, groups, dilation)
+
+
+def conv_transpose3d_weight(input: ArrayLike, weight_size: Sequence[int], grad_output: ArrayLike,
+                            stride: IntOrTuple = 1, padding: Padding = 0, output_padding: IntOrTuple = 0,
+                            groups: int = 1, dilation: IntOrTuple = 1) -> FloatArray:
+    """The gradient of :func:`fastconv.conv_transpose3d` with respect to its
+    weights (three spatial dimensions).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastconv as fc
+    >>> fc.grad.conv_transpose3d_weight(np.ones((1, 2, 3, 3, 3)), (2, 1, 2, 2, 2),
+    ...                                 np.ones((1, 1, 6, 6, 6)), stride=2).shape
+    (2, 1, 2, 2, 2)
+    """
+    return _t_weight(3, input, weight_size, grad_output, stride, padding, output_padding, groups, dilation)
