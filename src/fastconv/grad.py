@@ -33,7 +33,7 @@ array([[25., 30., 25.],
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -148,7 +148,7 @@ def _weight_grad(nd, x, weight_size, grad_output, stride, padding, dilation, gro
 _NP_MODE = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
 
-def _mode_name(padding_mode) -> str:
+def _mode_name(padding_mode: object) -> str:
     code = _args.choice_arg(padding_mode, _args.PAD_MODES, "padding_mode")
     return next(k for k, v in _args.PAD_MODES.items() if v == code)
 
@@ -662,7 +662,7 @@ def depthwise_separable_conv2d_backward(x: ArrayLike, depthwise_weight: ArrayLik
                                         depthwise_bias: ArrayLike | None = None,
                                         stride: IntOrTuple = 1, padding: Padding = 0,
                                         dilation: IntOrTuple = 1, *,
-                                        depthwise_activation: str | None = None
+                                        depthwise_activation: Literal["relu", "relu6"] | None = None
                                         ) -> dict[str, FloatArray]:
     """The gradients of :func:`fastconv.depthwise_separable_conv2d` (without
     its final activation) with respect to ``x``, both weights and both biases,
