@@ -107,6 +107,8 @@ cdef extern from "fastconv.h" nogil:
     int fc_act_backward(int64_t n, int dtype, const void *z, const void *gy, void *gz, int act, double alpha)
     int fc_max_unpool(int64_t NC, int64_t in_plane, int64_t out_plane, int dtype,
                       const void *x, const int64_t *idx, void *y)
+    int fc_max_pool_backward(int64_t NC, int64_t out_plane, int64_t in_plane, int dtype,
+                             const void *gy, const int64_t *idx, void *gx)
     int fc_max_unpool_nhwc(int64_t N, int64_t in_plane, int64_t out_plane, int64_t C, int dtype,
                            const void *x, const int64_t *idx, void *y)
 
@@ -582,6 +584,20 @@ def global_avg_pool(x, y, int64_t NC, int64_t plane, int64_t C=0):
             st = fc_global_avg_pool(NC, plane, dt, p[0], p[1])
     _check(st)
     return y
+
+
+def max_pool_backward(gy, idx, gx):
+    """gx (NC, in_plane) = 0, then gy (NC, out_plane) added at idx (int64); C-contiguous."""
+    cdef void *p[3]
+    cdef int dt = _dt(gy), st
+    cdef int64_t NC = gx.shape[0], inp = gx.shape[1], outp = gy.shape[1]
+    _ptrs((gy, idx, gx), p)
+    with nogil:
+        st = fc_max_pool_backward(NC, outp, inp, dt, p[0], <const int64_t *>p[1], p[2])
+    if st == FC_EINVAL:
+        raise ValueError(f"indices must lie in [0, {inp}) (positions in an input plane)")
+    _check(st)
+    return gx
 
 
 def max_unpool(x, idx, y, bint channels_last=False):

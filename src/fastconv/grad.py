@@ -751,15 +751,12 @@ def _max_pool_input(nd, x, grad_output, kernel_size, stride, padding, dilation, 
         if idx.shape != gy.shape or idx.dtype.kind not in "iu":
             raise ValueError(f"indices must be an integer array of grad_output's shape {gy.shape}, "
                              f"got {idx.dtype} {idx.shape}")
-    plane = int(np.prod(spec.in_size))
-    if idx.size and (idx.min() < 0 or idx.max() >= plane):
-        raise ValueError(f"indices must lie in [0, {plane}) (positions in an input plane)")
-    planes = spec.N * spec.C_in
-    # each window's gradient goes to its maximum; windows that share a maximum add up
-    flat = idx.reshape(planes, -1).astype(np.int64) + (np.arange(planes, dtype=np.int64) * plane)[:, None]
-    gx = np.bincount(flat.ravel(), weights=gy.reshape(-1).astype(np.float64, copy=False),
-                     minlength=planes * plane)
-    return gx.astype(spec.dtype, copy=False).reshape(np.shape(x))
+    plane, planes = int(np.prod(spec.in_size)), spec.N * spec.C_in
+    # each window's gradient goes to its maximum; windows that share a maximum add up (in C)
+    gx = np.empty((planes, plane), spec.dtype)
+    _core.max_pool_backward(np.ascontiguousarray(gy).reshape(planes, -1),
+                            np.ascontiguousarray(idx, dtype=np.int64).reshape(planes, -1), gx)
+    return gx.reshape(np.shape(x))
 
 
 def _avg_pool_input(nd, input_size, grad_output, kernel_size, stride, padding, ceil_mode,

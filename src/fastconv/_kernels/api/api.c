@@ -375,7 +375,16 @@ int fc_max_unpool(int64_t NC, int64_t in_plane, int64_t out_plane, int dtype,
                   const void *x, const int64_t *idx, void *y)
 {
     FC_CAPPED(0.0, (double)NC * (double)(in_plane * (fc_dsize(dtype) + 8) + out_plane * fc_dsize(dtype)),
-              FC_BY_DTYPE(dtype, max_unpool, NC, in_plane, out_plane, x, idx, y));
+              FC_BY_DTYPE(dtype, max_unpool, NC, in_plane, out_plane, x, idx, y, 0));
+}
+
+int fc_max_pool_backward(int64_t NC, int64_t out_plane, int64_t in_plane, int dtype,
+                         const void *gy, const int64_t *idx, void *gx)
+{
+    if (NC < 0 || out_plane < 0 || in_plane < 1) return FC_EINVAL;
+    if (NC == 0) return FC_OK;
+    FC_CAPPED(0.0, (double)NC * (double)(out_plane * (fc_dsize(dtype) + 8) + in_plane * fc_dsize(dtype)),
+              FC_BY_DTYPE(dtype, max_unpool, NC, out_plane, in_plane, gy, idx, gx, 1));
 }
 
 int fc_max_unpool_nhwc(int64_t N, int64_t in_plane, int64_t out_plane, int64_t C, int dtype,

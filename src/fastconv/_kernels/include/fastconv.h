@@ -234,6 +234,11 @@ int fc_act_backward(int64_t n, int dtype, const void *z, const void *gy, void *g
 int fc_global_avg_pool(int64_t NC, int64_t plane, int dtype, const void *x, void *y);
 /* channels last: y[n*C + c] = the mean of x[(n*plane + p)*C + c] over p < plane */
 int fc_global_avg_pool_nhwc(int64_t N, int64_t plane, int64_t C, int dtype, const void *x, void *y);
+/* Max pooling's backward: gx (NC, in_plane) = zeros, then gy (NC, out_plane)
+ * added at idx (the forward's positions in each input plane); threaded over
+ * the planes.  FC_EINVAL for an index outside [0, in_plane). */
+int fc_max_pool_backward(int64_t NC, int64_t out_plane, int64_t in_plane, int dtype,
+                         const void *gy, const int64_t *idx, void *gx);
 int fc_max_unpool(int64_t NC, int64_t in_plane, int64_t out_plane, int dtype,
                   const void *x, const int64_t *idx, void *y);
 /* channels last: x, idx (N, in_plane, C), y (N, out_plane, C); idx positions in the plane */
