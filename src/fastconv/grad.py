@@ -37,11 +37,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import _args
+from ._grad_involution import involution2d_input, involution2d_kernel
 from ._typing import ArrayLike, FloatArray, IntOrTuple, Padding
 from .functional import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d
 
 __all__ = ["conv1d_input", "conv2d_input", "conv3d_input",
-           "conv1d_weight", "conv2d_weight", "conv3d_weight"]
+           "conv1d_weight", "conv2d_weight", "conv3d_weight",
+           "involution2d_input", "involution2d_kernel"]
 
 _CONV = {1: conv1d, 2: conv2d, 3: conv3d}
 _CONVT = {1: conv_transpose1d, 2: conv_transpose2d, 3: conv_transpose3d}
