@@ -177,7 +177,7 @@ typedef struct fc_inv_kernel {
      * gx: y[c*ys + e] = sum_m k[koff[m] + e] * g[c*cs + goff[m] + e], c < cb, e < n
      *     (the input gradient gathered from zero-padded strips of k and g);
      * gk: k[t*ks + e] = sum_{c < nch} g[c*gs + e] * x[c*cs + xoff[t] + e], t < cb, e < n
-     *     (the kernel gradient on the forward's strip x; g read up to n only). */
+     *     (the kernel gradient on the forward's strip x; g and x read up to n's vector end). */
     fc_inv_gx32_fn gx32[FC_INV_CBMAX + 1];
     fc_inv_gx64_fn gx64[FC_INV_CBMAX + 1];
     fc_inv_gk32_fn gk32[FC_INV_CBMAX + 1];
