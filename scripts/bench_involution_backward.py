@@ -2,8 +2,10 @@
 against torch autograd of the official unfold formulation, on RedNet-like
 layers (K=7, 16 channels per group), float32, one process, each timed in its
 own block (medians); then the peak memory of the backward against the forward
-call, each in a fresh subprocess (tracemalloc peak of NumPy's arrays, and the
-RSS high-water mark above the inputs, which counts the C scratch too).
+call, each in a fresh subprocess: tracemalloc's peak (the arrays the call
+makes) and the growth of the RSS high-water mark over the call (reset through
+/proc/self/clear_refs; it counts the C scratch too), alone and with the
+inputs the call reads (forward: x, kernel; backward: x, kernel, grad_output).
 
     PYTHONPATH=src python scripts/bench_involution_backward.py [--threads 2] [--reps 7] [--quick]
 """
@@ -81,7 +83,7 @@ def bench(threads, reps, batches):
 
 
 _CHILD = r"""
-import json, resource, sys, tracemalloc
+import json, sys, tracemalloc
 import numpy as np
 sys.path[:0] = {path!r}
 import fastconv as fc
@@ -98,12 +100,18 @@ def run():
         return fc.involution2d(x, ker, K)
     return (fc.grad.involution2d_input(x.shape, ker, gy, K), fc.grad.involution2d_kernel(x, gy, K, G))
 fc.involution2d(x[:1, :, :8, :8].copy(), ker[:1, :, :, :8, :8].copy(), K)   # import-time work done
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def status(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key):
+            return int(line.split()[1])
+with open("/proc/self/clear_refs", "w") as f:   # Linux: the RSS high-water mark restarts here
+    f.write("5")
+base = status("VmRSS:")
 tracemalloc.start()
 r = run()
 peak = tracemalloc.get_traced_memory()[1]
 tracemalloc.stop()
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base
+rss = status("VmHWM:") - base
 print(json.dumps({{"traced": peak, "rss_kb": rss, "inputs": inputs}}))
 """
 
@@ -120,14 +128,18 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--quick", action="store_true", help="batch 1 only")
+    ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
+    ap.add_argument("--no-memory", action="store_true")
     a = ap.parse_args()
     import fastconv as fc
     print(f"fastconv {fc.__file__}, level {fc._core.get_isa()}, {a.threads} threads, float32, medians")
-    batches = (1,) if a.quick else (1, 8)
+    batches = (1,) if a.quick else tuple(a.batches)
     rows = bench(a.threads, a.reps, batches)
     print("speed-up: min x%.1f, geometric mean x%.1f" % (
         min(r[4] / r[3] for r in rows),
         float(np.exp(np.mean([np.log(r[4] / r[3]) for r in rows])))))
+    if a.no_memory:
+        return
     print("\npeak memory, backward (input + kernel gradients) / forward call (the results included:"
           " gx is x's size, gk the kernel's):")
     for N in batches:
