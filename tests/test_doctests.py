@@ -12,7 +12,8 @@ import pytest
 import fastconv
 
 MODULES = ["fastconv", "fastconv.functional", "fastconv.layers", "fastconv.involution",
-           "fastconv.batchnorm", "fastconv._config", "fastconv._core", "fastconv.grad"]
+           "fastconv.batchnorm", "fastconv._config", "fastconv._core", "fastconv.grad",
+           "fastconv._grad_involution"]
 FLAGS = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
 
 

@@ -96,6 +96,10 @@ cdef extern from "fastconv.h" nogil:
                  void *y)
     int fc_involution(const fc_conv_desc *d, int dtype, const void *x, const void *kernel,
                       void *y)
+    int fc_involution_grad_input(const fc_conv_desc *d, int dtype, const void *kernel,
+                                 const void *gy, void *gx)
+    int fc_involution_grad_kernel(const fc_conv_desc *d, int dtype, const void *x,
+                                  const void *gy, void *gk)
     int fc_max_pool(const fc_conv_desc *d, int dtype, const void *x, void *y, int64_t *idx)
     int fc_avg_pool(const fc_conv_desc *d, int dtype, const void *x, void *y)
     int fc_avg_pool_ex(const fc_conv_desc *d, int dtype, const void *x, void *y,
@@ -516,6 +520,16 @@ cdef object _call3(_op3 fn, tuple desc, a, b, y):
 
 def involution(tuple desc, x, kernel, y):
     return _call3(fc_involution, desc, x, kernel, y)
+
+
+def involution_grad_input(tuple desc, kernel, gy, gx):
+    """gx = the involution's gradient with respect to its input (gx written)."""
+    return _call3(fc_involution_grad_input, desc, kernel, gy, gx)
+
+
+def involution_grad_kernel(tuple desc, x, gy, gk):
+    """gk = the involution's gradient with respect to its kernel (gk written)."""
+    return _call3(fc_involution_grad_kernel, desc, x, gy, gk)
 
 
 def epilogue(tuple desc, b, r, y):

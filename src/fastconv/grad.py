@@ -38,6 +38,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 
 from . import _args, _core
+from ._grad_involution import involution2d_input, involution2d_kernel
 from ._typing import Activation, ArrayLike, FloatArray, IntOrTuple, Padding, PaddingMode
 from .functional import (_conv, _conv_transpose, _pointwise_weight, conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d,
                          conv_transpose3d, depthwise_conv2d, pointwise_conv2d, max_pool1d, max_pool2d, max_pool3d,
@@ -53,6 +54,7 @@ __all__ = ["conv1d_input", "conv2d_input", "conv3d_input",
            "max_pool1d_input", "max_pool2d_input", "max_pool3d_input",
            "avg_pool1d_input", "avg_pool2d_input", "avg_pool3d_input",
            "max_unpool2d_input", "global_avg_pool_input",
+           "involution2d_input", "involution2d_kernel",
            "activation_backward", "Gradients", "layer_backward"]
 
 _CONV = {1: conv1d, 2: conv2d, 3: conv3d}

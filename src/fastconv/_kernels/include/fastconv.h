@@ -204,6 +204,15 @@ int fc_dwsep(const fc_conv_desc *dd, int dtype, const void *x,
  * kernel (N, G, K*K, Ho, Wo). */
 int fc_involution(const fc_conv_desc *d, int dtype,
                   const void *x, const void *kernel, void *y);
+/* Its gradients (d as for fc_involution; act ignored): with respect to the
+ * input, gx (N, C, H, W) from the kernel and gy (N, C, Ho, Wo); with respect
+ * to the kernel, gk (N, G, K*K, Ho, Wo) from x and gy.  Channels last
+ * (d->layout FC_NHWC): x, gx (N, H, W, C), gy (N, Ho, Wo, C), kernel and gk
+ * (N, Ho, Wo, G, K*K). */
+int fc_involution_grad_input(const fc_conv_desc *d, int dtype,
+                             const void *kernel, const void *gy, void *gx);
+int fc_involution_grad_kernel(const fc_conv_desc *d, int dtype,
+                              const void *x, const void *gy, void *gk);
 
 /* ---- the epilogue on its own ----
  * y = act(y + b[c] + r) over y (N, C_out, out) of d: the bias b (C_out) and
