@@ -22,9 +22,11 @@ so ``torch.compile`` keeps it as one node of its graph and autograd calls
 fastconv's gradients (:mod:`fastconv.grad`) for the inputs that need one.
 The tensors go to NumPy and back without a copy when they are contiguous:
 CPU tensors of float32 or float64 only (anything else is refused with an
-error saying why).  The backward is not itself differentiable (no double
-backward: ``torch.autograd.grad(..., create_graph=True)`` through these ops
-raises).
+error saying why).  The gradient ops are differentiable too (each is
+linear in its two tensors, its derivatives the forward op and the other
+gradient), so double backward (``torch.autograd.grad(..., create_graph=True)``,
+gradient penalties, ``torch.autograd.gradgradcheck``) runs on fastconv's
+kernels as well.
 
 Examples
 --------
@@ -211,6 +213,39 @@ def _conv_backward(ctx, grad_output):
 _conv_op.register_autograd(_conv_backward, setup_context=_conv_setup)
 
 
+# The gradients are linear in each of their two tensors, and each one's
+# derivatives are the forward op and the other gradient (the adjoint
+# identities <conv_input_grad(gy, w), u> = <gy, conv(u, w)> and
+# <conv_weight_grad(x, gy), v> = <gy, conv(x, v)>), so the backward is itself
+# differentiable: double backward on the same kernels.
+
+def _bilinear_setup(ctx, inputs, output):
+    a, b, size, *geom = inputs
+    ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b if ctx.needs_input_grad[0] else None)
+    ctx.size, ctx.geom = list(a.shape), geom
+
+
+def _bilinear_backward(first, second):
+    """d/da and d/db of op(a, b, size, *geom): first(u, b...), second(u, a...)"""
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        da = first(ctx, grad, b) if ctx.needs_input_grad[0] else None
+        db = second(ctx, grad, a) if ctx.needs_input_grad[1] else None
+        return (da, db) + (None,) * (1 + len(ctx.geom))
+    return backward
+
+
+_conv_input_grad.register_autograd(_bilinear_backward(          # (grad_output, weight)
+    lambda ctx, u, w: _conv_op(u, w, None, *ctx.geom),
+    lambda ctx, u, gy: _conv_weight_grad(u, gy, ctx.size_b, *ctx.geom)),
+    setup_context=lambda ctx, inputs, output: (_bilinear_setup(ctx, inputs, output),
+                                               setattr(ctx, "size_b", list(inputs[1].shape))))
+_conv_weight_grad.register_autograd(_bilinear_backward(         # (input, grad_output)
+    lambda ctx, u, gy: _conv_input_grad(gy, u, ctx.size, *ctx.geom),
+    lambda ctx, u, x: _conv_op(x, u, None, *ctx.geom)),
+    setup_context=_bilinear_setup)
+
+
 def _conv(nd, input, weight, bias, stride, padding, dilation, groups):
     _check(input=input, weight=weight, bias=bias)
     stride = _args.tuple_arg(stride, nd, "stride", minimum=1)
@@ -341,6 +376,14 @@ def _pad_to(a: np.ndarray, spatial: Sequence[int]) -> np.ndarray:
     return full
 
 
+def _grad_sized(output_padding: Sequence[int], stride: Sequence[int]) -> bool:
+    """fastconv.grad's transposed gradients take the convolution of grad_output
+    to be the input's size, which holds for output_padding < stride; an
+    output_padding below the dilation but not the stride makes it longer (by
+    output_padding // stride), and the bridge cuts it (or pads the input) itself."""
+    return all(o < s for o, s in zip(output_padding, stride))
+
+
 @torch.library.custom_op("fastconv::conv_transpose_input_grad", mutates_args=(), device_types="cpu",
                          schema=f"(Tensor grad_output, Tensor weight, int[] input_size, {_CONVT_ARGS})"
                                 f" -> Tensor")
@@ -349,7 +392,7 @@ def _convt_input_grad(grad_output, weight, input_size, stride, pad0, pad1, outpu
     nd = weight.dim() - 2
     pads = _pairs(pad0, pad1)
     name = f"conv_transpose{nd}d_input"
-    if _has(name):
+    if _has(name) and _grad_sized(output_padding, stride):
         r = getattr(_grad, name)(tuple(input_size), _np(weight), _np(grad_output), tuple(stride), pads,
                                  tuple(output_padding), groups, tuple(dilation))
     else:   # the adjoint of the transposed convolution is the convolution
@@ -371,7 +414,7 @@ def _convt_weight_grad(input, grad_output, weight_size, stride, pad0, pad1, outp
     nd = input.dim() - 2
     pads = _pairs(pad0, pad1)
     name = f"conv_transpose{nd}d_weight"
-    if _has(name):
+    if _has(name) and _grad_sized(output_padding, stride):
         r = getattr(_grad, name)(_np(input), tuple(weight_size), _np(grad_output), tuple(stride), pads,
                                  tuple(output_padding), groups, tuple(dilation))
     else:   # the weight gradient of the convolution of grad_output whose output is input
@@ -401,6 +444,15 @@ def _convt_backward(ctx, grad_output):
 
 
 _convt_op.register_autograd(_convt_backward, setup_context=_conv_setup)
+_convt_input_grad.register_autograd(_bilinear_backward(
+    lambda ctx, u, w: _convt_op(u, w, None, *ctx.geom),
+    lambda ctx, u, gy: _convt_weight_grad(u, gy, ctx.size_b, *ctx.geom)),
+    setup_context=lambda ctx, inputs, output: (_bilinear_setup(ctx, inputs, output),
+                                               setattr(ctx, "size_b", list(inputs[1].shape))))
+_convt_weight_grad.register_autograd(_bilinear_backward(
+    lambda ctx, u, gy: _convt_input_grad(gy, u, ctx.size, *ctx.geom),
+    lambda ctx, u, x: _convt_op(x, u, None, *ctx.geom)),
+    setup_context=_bilinear_setup)
 
 
 def _conv_transpose(nd, input, weight, bias, stride, padding, output_padding, groups, dilation):
@@ -585,6 +637,15 @@ def _inv_backward(ctx, grad_output):
 
 
 _inv_op.register_autograd(_inv_backward, setup_context=_inv_setup)
+_inv_input_grad.register_autograd(_bilinear_backward(           # (grad_output, kernel)
+    lambda ctx, u, k: _inv_op(u, k, *ctx.geom),
+    lambda ctx, u, gy: _inv_kernel_grad(u, gy, ctx.groups, *ctx.geom)),
+    setup_context=lambda ctx, inputs, output: (_bilinear_setup(ctx, inputs, output),
+                                               setattr(ctx, "groups", inputs[1].shape[1])))
+_inv_kernel_grad.register_autograd(_bilinear_backward(          # (input, grad_output)
+    lambda ctx, u, gy: _inv_input_grad(gy, u, ctx.size, *ctx.geom),
+    lambda ctx, u, x: _inv_op(x, u, *ctx.geom)),
+    setup_context=_bilinear_setup)
 
 
 def involution2d(input: Tensor, kernel: Tensor, kernel_size: int, stride: Any = 1,
