@@ -28,8 +28,8 @@ gradient), so double backward (``torch.autograd.grad(..., create_graph=True)``,
 gradient penalties, ``torch.autograd.gradgradcheck``) runs on fastconv's
 kernels as well.
 
-Examples
---------
+For example, a convolution and its gradients:
+
 >>> import torch
 >>> import fastconv.torch as fct
 >>> x = torch.ones(1, 2, 5, 5, dtype=torch.float64, requires_grad=True)
@@ -225,6 +225,13 @@ def _bilinear_setup(ctx, inputs, output):
     ctx.size, ctx.geom = list(a.shape), geom
 
 
+def _bilinear_setup_b(ctx, inputs, output):
+    """and the second tensor's shape (a weight's size; an involution kernel's groups)"""
+    _bilinear_setup(ctx, inputs, output)
+    ctx.size_b = list(inputs[1].shape)
+    ctx.groups = inputs[1].shape[1]
+
+
 def _bilinear_backward(first, second):
     """d/da and d/db of op(a, b, size, *geom): first(u, b...), second(u, a...)"""
     def backward(ctx, grad):
@@ -238,8 +245,7 @@ def _bilinear_backward(first, second):
 _conv_input_grad.register_autograd(_bilinear_backward(          # (grad_output, weight)
     lambda ctx, u, w: _conv_op(u, w, None, *ctx.geom),
     lambda ctx, u, gy: _conv_weight_grad(u, gy, ctx.size_b, *ctx.geom)),
-    setup_context=lambda ctx, inputs, output: (_bilinear_setup(ctx, inputs, output),
-                                               setattr(ctx, "size_b", list(inputs[1].shape))))
+    setup_context=_bilinear_setup_b)
 _conv_weight_grad.register_autograd(_bilinear_backward(         # (input, grad_output)
     lambda ctx, u, gy: _conv_input_grad(gy, u, ctx.size, *ctx.geom),
     lambda ctx, u, x: _conv_op(x, u, None, *ctx.geom)),
@@ -447,8 +453,7 @@ _convt_op.register_autograd(_convt_backward, setup_context=_conv_setup)
 _convt_input_grad.register_autograd(_bilinear_backward(
     lambda ctx, u, w: _convt_op(u, w, None, *ctx.geom),
     lambda ctx, u, gy: _convt_weight_grad(u, gy, ctx.size_b, *ctx.geom)),
-    setup_context=lambda ctx, inputs, output: (_bilinear_setup(ctx, inputs, output),
-                                               setattr(ctx, "size_b", list(inputs[1].shape))))
+    setup_context=_bilinear_setup_b)
 _convt_weight_grad.register_autograd(_bilinear_backward(
     lambda ctx, u, gy: _convt_input_grad(gy, u, ctx.size, *ctx.geom),
     lambda ctx, u, x: _convt_op(x, u, None, *ctx.geom)),
@@ -640,8 +645,7 @@ _inv_op.register_autograd(_inv_backward, setup_context=_inv_setup)
 _inv_input_grad.register_autograd(_bilinear_backward(           # (grad_output, kernel)
     lambda ctx, u, k: _inv_op(u, k, *ctx.geom),
     lambda ctx, u, gy: _inv_kernel_grad(u, gy, ctx.groups, *ctx.geom)),
-    setup_context=lambda ctx, inputs, output: (_bilinear_setup(ctx, inputs, output),
-                                               setattr(ctx, "groups", inputs[1].shape[1])))
+    setup_context=_bilinear_setup_b)
 _inv_kernel_grad.register_autograd(_bilinear_backward(          # (input, grad_output)
     lambda ctx, u, gy: _inv_input_grad(gy, u, ctx.size, *ctx.geom),
     lambda ctx, u, x: _inv_op(x, u, *ctx.geom)),
