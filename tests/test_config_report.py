@@ -65,6 +65,19 @@ def test_bench_report(tmp_path, restore_threads, capsys):
         assert "![ratios](ratios.png)" in md
 
 
+def test_bench_backward(tmp_path, restore_threads, capsys):
+    pytest.importorskip("torch")
+    from fastconv.bench import cli
+
+    rc = cli.main(["bench", "--backward", "--filter", "r50_3x3_512,gan_ct_100_512", "--threads", "1",
+                   "--seconds", "0.01", "--report", str(tmp_path), "--json", str(tmp_path / "b.json")])
+    assert rc == 0
+    rows = json.loads((tmp_path / "b.json").read_text())["rows"]
+    assert [r["kind"] for r in rows] == ["dense", "transposed"]
+    assert all(r["err"] <= 1e-4 and r["fastconv_ms"] > 0 for r in rows)
+    assert "| r50_3x3_512 | dense |" in (tmp_path / "backward.md").read_text()
+
+
 def test_measure_warms_up_for_warm_seconds():
     """The untimed warm-up of a fast call lasts warm_seconds (another
     library's spinning thread pool must be gone before timing starts)."""

@@ -190,3 +190,100 @@ def test_unpool_and_global_pool(rng):
     _, gy, (ref,) = _autograd(lambda t: t.mean(dim=(2, 3), keepdim=True), [x])
     assert_close(grad.global_avg_pool_input(x.shape, gy), ref)
     assert_close(grad.global_avg_pool_input(x.shape, gy[:, :, 0, 0]), ref)
+
+
+ACTS = [None, "relu", "relu6", ("leaky_relu", 0.2), "hardswish", "sigmoid", "tanh", "silu", "gelu"]
+
+
+def _torch_act(act):
+    if act is None:
+        return lambda t: t
+    if isinstance(act, tuple):
+        return lambda t: F.leaky_relu(t, act[1])
+    return {"relu": F.relu, "relu6": F.relu6, "hardswish": F.hardswish, "sigmoid": torch.sigmoid,
+            "tanh": torch.tanh, "silu": F.silu, "gelu": F.gelu}[act]
+
+
+@pytest.mark.parametrize("act", ACTS, ids=str)
+def test_activation_backward(act, rng):
+    # the kinks and the pieces' ends, and random values
+    z = np.concatenate([np.array([-3.0, 0.0, 3.0, 6.0, -6.0, 1e-9]), rand(rng, 200, scale=4)])
+    _, gy, (ref,) = _autograd(_torch_act(act), [z])
+    assert_close(grad.activation_backward(z, gy, act), ref)
+    got32 = grad.activation_backward(z.astype(np.float32), gy.astype(np.float32), act)
+    assert_close(got32, ref, np.float32)
+
+
+LAYER_CASES = [  # class, x (one or a sequence of shapes), w, kwargs
+    ("Conv2d", [(2, 4, 9, 8), (1, 4, 6, 7), (4, 9, 9)], (6, 2, 3, 3),
+     dict(stride=2, padding=1, groups=2)),
+    ("Conv2d", [(1, 3, 8, 8)], (5, 3, 3, 3), dict(padding="same", padding_mode="reflect")),
+    ("Conv1d", [(2, 3, 11), (1, 3, 5)], (4, 3, 3), dict(padding=1, dilation=2, padding_mode="circular")),
+    ("Conv3d", [(1, 2, 4, 5, 4)], (3, 2, 3, 3, 3), dict(padding=1)),
+    ("ConvTranspose2d", [(1, 4, 5, 5), (2, 4, 3, 4)], (4, 3, 4, 4), dict(stride=2, padding=1)),
+    ("ConvTranspose1d", [(2, 3, 6)], (3, 2, 3), dict(stride=2, output_padding=1)),
+]
+
+
+def _torch_layer(name, kw, tx, tw, tb):
+    nd = int(name[-2])
+    pm = kw.get("padding_mode", "zeros")
+    k = {a: v for a, v in kw.items() if a != "padding_mode"}
+    if name.startswith("ConvTranspose"):
+        return getattr(F, f"conv_transpose{nd}d")(tx, tw, tb, **k)
+    if pm != "zeros":
+        pad = k.pop("padding")
+        ks = tw.shape[2:]
+        pads = [(d * (n - 1) // 2, d * (n - 1) - d * (n - 1) // 2) for n in ks
+                for d in [k.get("dilation", 1)]] if pad == "same" else [(pad, pad)] * nd
+        tx = F.pad(tx, _tpad(pads), mode=pm)
+    return getattr(F, f"conv{nd}d")(tx, tw, tb, **k)
+
+
+@pytest.mark.parametrize("act", [None, "relu", "silu"], ids=str)
+@pytest.mark.parametrize("case", LAYER_CASES, ids=[c[0] + str(i) for i, c in enumerate(LAYER_CASES)])
+def test_layer_backward(case, act, isa, rng):
+    name, shapes, ws, kw = case
+    w, b = rand(rng, ws), rand(rng, (ws[1] * kw.get("groups", 1) if "Transpose" in name else ws[0],))
+    layer = getattr(fc, name)(w, b, activation=act, **kw)
+    for shape in shapes:          # one layer object over a sequence of shapes
+        x = rand(rng, shape)
+        y = layer(x)
+        res = rand(rng, y.shape)
+        ta = _torch_act(act)
+        yr, gy, (gx, gw, gb, gr) = _autograd(
+            lambda tx, tw, tb, tr: ta(_torch_layer(name, kw, tx, tw, tb) + tr), [x, w, b, res])
+        g = layer.backward(x, gy, residual=res)
+        for got, ref, what in [(g.input, gx, "input"), (g.weight, gw, "weight"), (g.bias, gb, "bias"),
+                               (g.residual, gr, "residual")]:
+            assert_close(got, ref, what=f"{name} {shape} {what}")
+        if act in (None, "relu"):         # the derivative read from the output
+            g2 = layer.backward(x, gy, residual=res, output=layer(x, residual=res))
+            assert_close(g2.input, gx)
+    with pytest.raises(ValueError, match="grad_output"):
+        layer.backward(x, np.zeros((1, 1)))
+
+
+@pytest.mark.parametrize("cls", ["Conv2d", "ConvTranspose2d"])
+def test_layer_backward_channels_last(cls, isa, rng):
+    w, b = rand(rng, (4, 4, 3, 3)), rand(rng, (4,))
+    kw = dict(stride=2, padding=1)
+    first = getattr(fc, cls)(w, b, activation="relu6", **kw)
+    last = getattr(fc, cls)(w, b, activation="relu6", layout="NHWC", **kw)
+    x = rand(rng, (2, 4, 7, 6))
+    gy = rand(rng, first(x).shape)
+    ref = first.backward(x, gy)
+    got = last.backward(np.moveaxis(x, 1, -1), np.moveaxis(gy, 1, -1))
+    assert_close(got.input, np.moveaxis(ref.input, 1, -1))
+    assert_close(got.weight, ref.weight)
+    assert_close(got.bias, ref.bias)
+
+
+def test_layer_backward_float32(rng):
+    w = rand(rng, (8, 3, 3, 3))
+    x = rand(rng, (2, 3, 10, 10))
+    _, gy, (gx, gw) = _autograd(lambda a, b: F.conv2d(a, b, padding=1), [x, w])
+    g = fc.Conv2d(w.astype(np.float32), padding=1).backward(x.astype(np.float32), gy.astype(np.float32))
+    assert g.bias is None and g.residual is None
+    assert_close(g.input, gx, np.float32)
+    assert_close(g.weight, gw, np.float32)

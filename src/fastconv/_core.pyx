@@ -104,6 +104,7 @@ cdef extern from "fastconv.h" nogil:
     int fc_global_avg_pool_nhwc(int64_t N, int64_t plane, int64_t C, int dtype, const void *x,
                                 void *y)
     int fc_eltwise(int64_t n, int dtype, const void *x, const void *y, void *out, int act, double alpha)
+    int fc_act_backward(int64_t n, int dtype, const void *z, const void *gy, void *gz, int act, double alpha)
     int fc_max_unpool(int64_t NC, int64_t in_plane, int64_t out_plane, int dtype,
                       const void *x, const int64_t *idx, void *y)
     int fc_max_unpool_nhwc(int64_t N, int64_t in_plane, int64_t out_plane, int64_t C, int dtype,
@@ -553,6 +554,19 @@ def eltwise(x, y, out, int act, double alpha):
         st = fc_eltwise(n, dt, px, py, po, act, alpha)
     _check(st)
     return out
+
+
+def act_backward(z, gy, gz, int act, double alpha):
+    """gz = gy * act'(z) element-wise; C-contiguous arrays of one dtype (gz may be gy)."""
+    cdef void *pz = _ptr(z)
+    cdef void *pg = _ptr(gy)
+    cdef void *po = _ptr(gz)
+    cdef int dt = _dt(z), st
+    cdef int64_t n = z.size
+    with nogil:
+        st = fc_act_backward(n, dt, pz, pg, po, act, alpha)
+    _check(st)
+    return gz
 
 
 def global_avg_pool(x, y, int64_t NC, int64_t plane, int64_t C=0):

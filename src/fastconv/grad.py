@@ -33,12 +33,13 @@ array([[25., 30., 25.],
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
-from . import _args
-from ._typing import ArrayLike, FloatArray, IntOrTuple, Padding, PaddingMode
-from .functional import (_pointwise_weight, conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d,
+from . import _args, _core
+from ._typing import Activation, ArrayLike, FloatArray, IntOrTuple, Padding, PaddingMode
+from .functional import (_conv, _conv_transpose, _pointwise_weight, conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d,
                          conv_transpose3d, depthwise_conv2d, pointwise_conv2d, max_pool1d, max_pool2d, max_pool3d,
                          avg_pool1d, avg_pool2d, avg_pool3d)
 
@@ -51,7 +52,8 @@ __all__ = ["conv1d_input", "conv2d_input", "conv3d_input",
            "separable_conv2d_backward", "depthwise_separable_conv2d_backward",
            "max_pool1d_input", "max_pool2d_input", "max_pool3d_input",
            "avg_pool1d_input", "avg_pool2d_input", "avg_pool3d_input",
-           "max_unpool2d_input", "global_avg_pool_input"]
+           "max_unpool2d_input", "global_avg_pool_input",
+           "activation_backward", "Gradients", "layer_backward"]
 
 _CONV = {1: conv1d, 2: conv2d, 3: conv3d}
 _CONVT = {1: conv_transpose1d, 2: conv_transpose2d, 3: conv_transpose3d}
@@ -100,6 +102,8 @@ def _input_grad(nd, input_size, weight, grad_output, stride, padding, dilation, 
         raise ValueError(f"weight {w.shape} does not fit groups={g} and {C_in} input channels")
     stride, dilation, pad0, pad1, out = _geometry(nd, spatial, kernel, stride, padding, dilation)
     _check_gy(gy, N, w.shape[0], out, nd)
+    if g > 1 and all(d * (k - 1) >= max(a, b) for d, k, a, b in zip(dilation, kernel, pad0, pad1)):
+        return _input_grad_flipped(nd, gy, w, g, spatial, out, stride, dilation, pad0)
     # the transposed convolution's natural size, and the rows it leaves out
     base = tuple((o - 1) * s - p0 - p1 + d * (k - 1) + 1
                  for o, s, p0, p1, d, k in zip(out, stride, pad0, pad1, dilation, kernel))
@@ -112,6 +116,28 @@ def _input_grad(nd, input_size, weight, grad_output, stride, padding, dilation, 
         full[(slice(None), slice(None)) + tuple(slice(0, n) for n in gx.shape[2:])] = gx
         gx = full
     return gx
+
+
+def _input_grad_flipped(nd, gy, w, g, spatial, out, stride, dilation, pad0):
+    """The input gradient of a grouped (or depthwise) convolution as a forward
+    convolution, whose kernels are far faster than the transposed ones for
+    groups: the output gradient (spread by the stride, zeros between)
+    correlated with the flipped kernels, each group's input and output
+    channels swapped, padded by the kernel's span less the forward's padding."""
+    N, C_out = gy.shape[:2]
+    cog, cig, kernel = C_out // g, w.shape[1], w.shape[2:]
+    wf = w[(slice(None), slice(None)) + (slice(None, None, -1),) * nd]
+    wf = np.ascontiguousarray(wf.reshape((g, cog, cig) + kernel).swapaxes(1, 2)
+                              .reshape((g * cig, cog) + kernel))
+    if any(s > 1 for s in stride):
+        spread = np.zeros((N, C_out) + tuple((o - 1) * s + 1 for o, s in zip(out, stride)), gy.dtype)
+        spread[(slice(None), slice(None)) + tuple(slice(None, None, s) for s in stride)] = gy
+        gy = spread
+    # before: the span less the padding; after: what makes the result the
+    # input's size (rows no window read get zeros)
+    pads = tuple((d * (k - 1) - a, i - n + a)
+                 for d, k, a, i, n in zip(dilation, kernel, pad0, spatial, gy.shape[2:]))
+    return _CONV[nd](gy, wf, None, 1, pads, dilation, g)
 
 
 def _weight_grad(nd, x, weight_size, grad_output, stride, padding, dilation, groups):
@@ -146,7 +172,7 @@ def _weight_grad(nd, x, weight_size, grad_output, stride, padding, dilation, gro
 _NP_MODE = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
 
-def _mode_name(padding_mode) -> str:
+def _mode_name(padding_mode: object) -> str:
     code = _args.choice_arg(padding_mode, _args.PAD_MODES, "padding_mode")
     return next(k for k, v in _args.PAD_MODES.items() if v == code)
 
@@ -660,7 +686,7 @@ def depthwise_separable_conv2d_backward(x: ArrayLike, depthwise_weight: ArrayLik
                                         depthwise_bias: ArrayLike | None = None,
                                         stride: IntOrTuple = 1, padding: Padding = 0,
                                         dilation: IntOrTuple = 1, *,
-                                        depthwise_activation: str | None = None
+                                        depthwise_activation: Literal["relu", "relu6"] | None = None
                                         ) -> dict[str, FloatArray]:
     """The gradients of :func:`fastconv.depthwise_separable_conv2d` (without
     its final activation) with respect to ``x``, both weights and both biases,
@@ -921,3 +947,116 @@ def global_avg_pool_input(input_size: Sequence[int], grad_output: ArrayLike) -> 
     n = int(np.prod(size[2:]))
     g = gy.reshape(size[:2] + (1,) * (len(size) - 2)) / max(n, 1)
     return np.ascontiguousarray(np.broadcast_to(g, size).astype(gy.dtype, copy=False))
+
+
+# -- activations and the layer objects -------------------------------------------
+
+class Gradients(NamedTuple):
+    """What a layer's ``backward`` returns: the gradients with respect to the
+    layer's input, its weight, its bias (``None`` without a bias) and the
+    residual it was called with (``None`` without one), each of the shape of
+    what it is the gradient of."""
+
+    input: FloatArray
+    weight: FloatArray
+    bias: FloatArray | None
+    residual: FloatArray | None
+
+
+# the activations whose derivative their output gives as well as their input
+_FROM_OUTPUT = {None, "relu", "relu6"}
+
+
+def activation_backward(z: ArrayLike, grad_output: ArrayLike, activation: Activation) -> FloatArray:
+    """The gradient through a fused activation: ``grad_output * act'(z)``,
+    ``z`` the pre-activation (``conv + bias + residual``), with torch's
+    conventions at the kinks; ``activation`` as the ops take it
+    (``"relu"``, ``("leaky_relu", slope)``, ``"gelu"``, ...). Computed in C.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastconv as fc
+    >>> fc.grad.activation_backward(np.array([-1., 0.5, 7.]), np.ones(3), "relu6")
+    array([0., 1., 0.])
+    """
+    code, alpha = _args.activation_arg(activation)
+    za = _args.as_float_array(z, "z")
+    gy = _args.as_float_array(grad_output, "grad_output")
+    _args.common_dtype(z=za, grad_output=gy)
+    if za.shape != gy.shape:
+        raise ValueError(f"z and grad_output must have one shape, got {za.shape} and {gy.shape}")
+    out = np.empty(za.shape, za.dtype)
+    _core.act_backward(np.ascontiguousarray(za), np.ascontiguousarray(gy), out, code, alpha)
+    return out
+
+
+def _channels_first(a, nd, lay):
+    return a if not lay or a is None else np.ascontiguousarray(np.moveaxis(a, -1, 1))
+
+
+def _channels_back(a, lay):
+    return a if not lay or a is None else np.ascontiguousarray(np.moveaxis(a, 1, -1))
+
+
+def layer_backward(layer: Any, x: ArrayLike, grad_output: ArrayLike, *, residual: ArrayLike | None = None,
+                   output: ArrayLike | None = None) -> Gradients:
+    """The backward of a :class:`fastconv.Conv1d`/``2d``/``3d`` or
+    ``ConvTranspose1d``/``2d``/``3d`` layer called on ``x`` (what the layers'
+    ``backward`` method runs; see there)."""
+    from .layers import _ConvNd, _ConvTransposeNd
+    nd, lay = layer._nd, _args.layout_arg(layer.layout)
+    transposed = isinstance(layer, _ConvTransposeNd)
+    if not transposed and not isinstance(layer, _ConvNd):
+        raise TypeError(f"layer must be a fastconv convolution layer, got {type(layer).__name__}")
+    xa = _args.as_float_array(x, "x")
+    gy = _args.as_float_array(grad_output, "grad_output")
+    _args.common_dtype(x=xa, grad_output=gy, weight=layer.weight)
+    batched = xa.ndim == nd + 2
+    if xa.ndim not in (nd + 1, nd + 2):
+        raise ValueError(f"x must have {nd + 2} dims (or {nd + 1} unbatched), got {xa.shape}")
+    # the forward's output shape checks grad_output (and every argument) as the call would
+    probe = np.lib.stride_tricks.as_strided(np.zeros(1, xa.dtype), xa.shape, (0,) * xa.ndim)
+    if transposed:
+        spec = _args.conv_transpose_spec(nd, probe, layer.weight, layer.bias, layer.stride,
+                                         layer.padding, layer.output_padding, layer.groups,
+                                         layer.dilation, layer.activation, layer.layout)[0]
+    else:
+        spec = layer._spec(probe)[0]
+    if gy.shape != tuple(spec.out_shape):
+        raise ValueError(f"grad_output must have the layer's output shape {tuple(spec.out_shape)}, "
+                         f"got {gy.shape}")
+    rb = None if residual is None else _args.check_residual(residual, spec)
+    act = layer.activation
+    if act is not None:
+        if output is not None and act in _FROM_OUTPUT:
+            z = _args.as_float_array(output, "output")
+            if z.shape != gy.shape:
+                raise ValueError(f"output must have grad_output's shape {gy.shape}, got {z.shape}")
+        else:            # the pre-activation, recomputed: one forward call
+            if transposed:
+                z = _conv_transpose(nd, xa, layer.weight, layer.bias, layer.stride, layer.padding,
+                                    layer.output_padding, layer.groups, layer.dilation, None, None,
+                                    residual, layer.layout)
+            else:
+                z = _conv(nd, xa, layer.weight, layer.bias, layer.stride, layer.padding, layer.dilation,
+                          layer.groups, layer.padding_mode, "auto", None, None, residual, layer.layout)
+        gy = activation_backward(z, gy, act)
+    gres = None if rb is None else gy.copy()
+    # channels first and batched from here
+    xb = _channels_first(xa if batched else xa[None], nd, lay)
+    gb = _channels_first(gy if batched else gy[None], nd, lay)
+    w = layer.weight
+    if transposed:
+        kw = (layer.stride, tuple(zip(spec.pad0, spec.pad1)), layer.output_padding,
+              layer.groups, layer.dilation)
+        gx = _t_input(nd, xb.shape, w, gb, *kw)
+        gw = _t_weight(nd, xb, w.shape, gb, *kw)
+    else:
+        pads = tuple(zip(spec.pad0, spec.pad1))
+        mode = layer.padding_mode
+        gx = _moded_input(nd, xb.shape, w, gb, layer.stride, pads, layer.dilation, layer.groups, mode)
+        gw = _moded_weight(nd, xb, w.shape, gb, layer.stride, pads, layer.dilation, layer.groups, mode)
+    gx = _channels_back(gx, lay)
+    gbias = None if layer.bias is None else conv_bias(gb)
+    return Gradients(gx if batched else gx[0], gw, gbias, gres)

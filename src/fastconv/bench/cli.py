@@ -19,6 +19,7 @@ examples:
   python -m fastconv bench --list                   # the layers, with their GFLOP
   python -m fastconv bench --networks               # whole networks end to end, 1 and 2 threads,
                                                     # batch 1 and 8 (--filter resnet, --threads, --batch)
+  python -m fastconv bench --backward               # the gradients against PyTorch's backward
 
 Every installed peer is timed (PyTorch, ONNX Runtime, SciPy, OpenCV); an absent one
 is skipped and named. GFLOP/s count 2 x the multiply-adds of the direct definition;
@@ -68,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="time whole networks (ResNet-50, MobileNetV2, RedNet-50, a DCGAN "
                         "generator, C3D blocks 1-2) built from fastconv layers against the same "
                         "networks in PyTorch (eager) and ONNX Runtime (the exported graph)")
+    b.add_argument("--backward", action="store_true",
+                   help="the gradients' table: input + weight gradient against PyTorch's CPU backward "
+                        "(--filter, --threads, --batch)")
     b.add_argument("--json", metavar="FILE", default=None, help="write all results as JSON")
     b.add_argument("--report", metavar="DIR", default=None,
                    help="write DIR/report.md and DIR/ratios.png")
@@ -169,12 +173,61 @@ def networks(args) -> int:
     return 1 if bad else 0
 
 
+def backward(args) -> int:
+    """--backward: the gradients' table (bench/backward.py)."""
+    import json
+
+    from . import backward as _bw
+    try:
+        import torch  # noqa: F401
+    except ImportError as e:
+        print(f"--backward needs torch (the peer): {e}", file=sys.stderr)
+        return 2
+    cases = _bw.select(args.filter, args.quick)
+    if not cases:
+        print(f"no convolution, transposed convolution or involution matches --filter {args.filter!r}",
+              file=sys.stderr)
+        return 2
+    threads = args.threads or _default_threads()
+    batch = args.batch or 1
+    seconds = args.seconds if args.seconds else (0.3 if args.quick else 1.5)
+    before = _load.loadavg()
+    print(f"fastconv bench --backward: {len(cases)} layers, {threads} thread(s), batch {batch}, float32, "
+          f"input + weight gradients, medians / {seconds} s per cell, each library in its own block",
+          file=sys.stderr)
+    print(_bw.HEADER)
+    t0 = time.perf_counter()
+    with _load.BusyProcesses(args.load):
+        rows = _bw.run(cases, threads, batch, seconds, progress=lambda line: print(line, flush=True))
+    after = _load.loadavg()
+    print()
+    print("ms: median of the calls (the minimum is in --json); ratio > 1: fastconv is faster; PyTorch: "
+          "aten.convolution_backward (input and weight), for involution autograd of the official unfold "
+          "formulation; fastconv vs float64: max |difference| / rms of PyTorch's float64 gradients.")
+    print(f"machine load: load average {before} before, {after} after; {time.perf_counter() - t0:.0f} s")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"rows": rows, "loadavg_before": before, "loadavg_after": after}, f, indent=1)
+        print(f"results: {args.json}")
+    if args.report:
+        os.makedirs(args.report, exist_ok=True)
+        path = os.path.join(args.report, "backward.md")
+        with open(path, "w") as f:
+            f.write("# Gradients\n\n" + _bw.HEADER + "\n" + "\n".join(_bw.format_row(r) for r in rows) +
+                    f"\n\nMedians, float32, each library timed in its own block; load average {before} "
+                    f"before, {after} after.\n")
+        print(f"report: {path}")
+    return 1 if any(not r["err"] <= 1e-4 for r in rows) else 0
+
+
 def bench(args) -> int:
     from . import report, runner
     from .peers import get_impls
 
     if args.networks:
         return networks(args)
+    if args.backward:
+        return backward(args)
     if args.batch is None:
         args.batch = 1
     cases = _cases.select(quick=args.quick, filter=args.filter)

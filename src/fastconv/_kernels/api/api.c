@@ -349,6 +349,14 @@ int fc_eltwise(int64_t n, int dtype, const void *x, const void *y, void *out, in
               FC_BY_DTYPE(dtype, eltwise, n, x, y, out, act, alpha));
 }
 
+int fc_act_backward(int64_t n, int dtype, const void *z, const void *gy, void *gz, int act, double alpha)
+{
+    if (n < 0 || act < FC_ACT_NONE || act >= FC_ACT_COUNT) return FC_EINVAL;
+    if (n == 0) return FC_OK;
+    FC_CAPPED(0.0, (double)n * (double)fc_dsize(dtype) * 3.0,
+              FC_BY_DTYPE(dtype, act_backward, n, z, gy, gz, act, alpha));
+}
+
 int fc_global_avg_pool_nhwc(int64_t N, int64_t plane, int64_t C, int dtype, const void *x, void *y)
 {
     if (N < 0 || C < 0 || plane < 1) return FC_EINVAL;

@@ -228,6 +228,8 @@ int fc_avg_pool_ex(const fc_conv_desc *d, int dtype, const void *x, void *y, int
 /* out = act(x + y) element-wise over n elements (y NULL: act(x)); out may be x or y */
 /* act: an fc_act (alpha: leaky_relu's slope) */
 int fc_eltwise(int64_t n, int dtype, const void *x, const void *y, void *out, int act, double alpha);
+/* The activation's backward: gz = gy * act'(z), z the pre-activation (gz may be gy). */
+int fc_act_backward(int64_t n, int dtype, const void *z, const void *gy, void *gz, int act, double alpha);
 /* y[i] = the mean of x[i*plane .. (i+1)*plane), i < NC (global average pooling) */
 int fc_global_avg_pool(int64_t NC, int64_t plane, int dtype, const void *x, void *y);
 /* channels last: y[n*C + c] = the mean of x[(n*plane + p)*C + c] over p < plane */
