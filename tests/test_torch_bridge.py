@@ -127,6 +127,46 @@ def test_involution_forward_tiny():
         assert rel_err(fct.involution2d(x, k, K, **kw), official_involution(x, k, K, **kw)) <= 1e-12
 
 
+def _sym(padding):
+    """((p, p), (q, q)) -> (p, q): the unfold oracle pads symmetrically"""
+    assert all(a == b for a, b in padding)
+    return tuple(a for a, _ in padding)
+
+
+def _ref_involution_input(input_size, kernel, grad_output, kernel_size, stride=1, padding=None,
+                          dilation=1):
+    """fold, the adjoint of unfold, of kernel * grad_output (plain torch, no autograd:
+    a custom op's implementation runs below it)"""
+    N, C, H, W = input_size
+    k, gy = torch.from_numpy(kernel), torch.from_numpy(grad_output)
+    G, K2, Ho, Wo = k.shape[1:]
+    cols = (k.unsqueeze(2) * gy.view(N, G, C // G, 1, Ho, Wo)).reshape(N, C * K2, Ho * Wo)
+    return F.fold(cols, (H, W), kernel_size, dilation, _sym(padding), stride).numpy()
+
+
+def _ref_involution_kernel(input, grad_output, kernel_size, groups, stride=1, padding=None, dilation=1):
+    x, gy = torch.from_numpy(input), torch.from_numpy(grad_output)
+    N, C = x.shape[:2]
+    Ho, Wo = gy.shape[2:]
+    cols = F.unfold(x, kernel_size, dilation, _sym(padding), stride).view(
+        N, groups, C // groups, kernel_size ** 2, Ho, Wo)
+    return (cols * gy.view(N, groups, C // groups, 1, Ho, Wo)).sum(2).numpy()
+
+
+def test_involution_backward_wiring(monkeypatch):
+    """The bridge's involution backward with the gradients' documented
+    signatures filled in by the unfold oracle's autograd: the arguments it
+    passes (sizes, groups, stride, padding pairs, dilation) and the shapes it
+    expects, checked whether or not fastconv's own gradients are in."""
+    monkeypatch.setattr(fastconv.grad, "involution2d_input", _ref_involution_input, raising=False)
+    monkeypatch.setattr(fastconv.grad, "involution2d_kernel", _ref_involution_kernel, raising=False)
+    for xs, G, K, kw, out in INV_CASES[:3]:
+        x, k = rand(*xs), rand(xs[0], G, K * K, *out)
+        assert torch.autograd.gradcheck(lambda x, k: fct.involution2d(x, k, K, **kw), (x, k))
+    ref, ours = _curves("rednet", steps=2, K=3)
+    np.testing.assert_allclose(ours, ref, rtol=1e-9, atol=0)
+
+
 def test_opcheck_every_op():
     """Schema, fake (shape) implementations, autograd registration and AOT
     dispatch of each custom op, by torch's own checker."""
