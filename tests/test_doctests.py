@@ -18,6 +18,7 @@ except ImportError:
     HAS_TORCH = False
 MODULES = ["fastconv", "fastconv.functional", "fastconv.layers", "fastconv.involution",
            "fastconv.batchnorm", "fastconv._config", "fastconv._core", "fastconv.grad",
+           "fastconv._grad_involution",
            # the PyTorch bridge's examples need torch (an optional extra)
            pytest.param("fastconv.torch", marks=pytest.mark.skipif(not HAS_TORCH, reason="needs torch"))]
 FLAGS = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS

@@ -287,3 +287,24 @@ def test_layer_backward_float32(rng):
     assert g.bias is None and g.residual is None
     assert_close(g.input, gx, np.float32)
     assert_close(g.weight, gw, np.float32)
+
+
+def test_thread_count_does_not_change_gradients(rng, restore_threads):
+    x = rand(rng, (3, 5, 17, 13))
+    w = rand(rng, (10, 1, 3, 3))
+    y = fc.conv2d(x, w, padding=1, groups=5)
+    gy = rand(rng, y.shape)
+    gp = rand(rng, fc.max_pool2d(x, 3, 2, 1).shape)
+    z = rand(rng, (40000,))
+
+    def all_grads():
+        return (grad.conv2d_input(x.shape, w, gy, padding=1, groups=5),
+                grad.conv2d_weight(x, w.shape, gy, padding=1, groups=5),
+                grad.max_pool2d_input(x, gp, 3, 2, 1), grad.avg_pool2d_input(x.shape, gp, 3, 2, 1),
+                grad.activation_backward(z, z, "gelu"))
+    fc.set_num_threads(1)
+    one = all_grads()
+    for n in (2, 7):
+        fc.set_num_threads(n)
+        for a, b in zip(one, all_grads()):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)

@@ -96,6 +96,10 @@ cdef extern from "fastconv.h" nogil:
                  void *y)
     int fc_involution(const fc_conv_desc *d, int dtype, const void *x, const void *kernel,
                       void *y)
+    int fc_involution_grad_input(const fc_conv_desc *d, int dtype, const void *kernel,
+                                 const void *gy, void *gx)
+    int fc_involution_grad_kernel(const fc_conv_desc *d, int dtype, const void *x,
+                                  const void *gy, void *gk)
     int fc_max_pool(const fc_conv_desc *d, int dtype, const void *x, void *y, int64_t *idx)
     int fc_avg_pool(const fc_conv_desc *d, int dtype, const void *x, void *y)
     int fc_avg_pool_ex(const fc_conv_desc *d, int dtype, const void *x, void *y,
@@ -107,6 +111,8 @@ cdef extern from "fastconv.h" nogil:
     int fc_act_backward(int64_t n, int dtype, const void *z, const void *gy, void *gz, int act, double alpha)
     int fc_max_unpool(int64_t NC, int64_t in_plane, int64_t out_plane, int dtype,
                       const void *x, const int64_t *idx, void *y)
+    int fc_max_pool_backward(int64_t NC, int64_t out_plane, int64_t in_plane, int dtype,
+                             const void *gy, const int64_t *idx, void *gx)
     int fc_max_unpool_nhwc(int64_t N, int64_t in_plane, int64_t out_plane, int64_t C, int dtype,
                            const void *x, const int64_t *idx, void *y)
 
@@ -516,6 +522,16 @@ def involution(tuple desc, x, kernel, y):
     return _call3(fc_involution, desc, x, kernel, y)
 
 
+def involution_grad_input(tuple desc, kernel, gy, gx):
+    """gx = the involution's gradient with respect to its input (gx written)."""
+    return _call3(fc_involution_grad_input, desc, kernel, gy, gx)
+
+
+def involution_grad_kernel(tuple desc, x, gy, gk):
+    """gk = the involution's gradient with respect to its kernel (gk written)."""
+    return _call3(fc_involution_grad_kernel, desc, x, gy, gk)
+
+
 def epilogue(tuple desc, b, r, y):
     """y = act(y + b[c] + r) over y (N, C_out, out) of desc; b and r may be None."""
     return _call3(fc_epilogue, desc, b, r, y)
@@ -582,6 +598,20 @@ def global_avg_pool(x, y, int64_t NC, int64_t plane, int64_t C=0):
             st = fc_global_avg_pool(NC, plane, dt, p[0], p[1])
     _check(st)
     return y
+
+
+def max_pool_backward(gy, idx, gx):
+    """gx (NC, in_plane) = 0, then gy (NC, out_plane) added at idx (int64); C-contiguous."""
+    cdef void *p[3]
+    cdef int dt = _dt(gy), st
+    cdef int64_t NC = gx.shape[0], inp = gx.shape[1], outp = gy.shape[1]
+    _ptrs((gy, idx, gx), p)
+    with nogil:
+        st = fc_max_pool_backward(NC, outp, inp, dt, p[0], <const int64_t *>p[1], p[2])
+    if st == FC_EINVAL:
+        raise ValueError(f"indices must lie in [0, {inp}) (positions in an input plane)")
+    _check(st)
+    return gx
 
 
 def max_unpool(x, idx, y, bint channels_last=False):

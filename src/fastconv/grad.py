@@ -38,6 +38,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 
 from . import _args, _core
+from ._grad_involution import involution2d_input, involution2d_kernel
 from ._typing import Activation, ArrayLike, FloatArray, IntOrTuple, Padding, PaddingMode
 from .functional import (_conv, _conv_transpose, _pointwise_weight, conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d,
                          conv_transpose3d, depthwise_conv2d, pointwise_conv2d, max_pool1d, max_pool2d, max_pool3d,
@@ -53,6 +54,7 @@ __all__ = ["conv1d_input", "conv2d_input", "conv3d_input",
            "max_pool1d_input", "max_pool2d_input", "max_pool3d_input",
            "avg_pool1d_input", "avg_pool2d_input", "avg_pool3d_input",
            "max_unpool2d_input", "global_avg_pool_input",
+           "involution2d_input", "involution2d_kernel",
            "activation_backward", "Gradients", "layer_backward"]
 
 _CONV = {1: conv1d, 2: conv2d, 3: conv3d}
@@ -751,15 +753,12 @@ def _max_pool_input(nd, x, grad_output, kernel_size, stride, padding, dilation, 
         if idx.shape != gy.shape or idx.dtype.kind not in "iu":
             raise ValueError(f"indices must be an integer array of grad_output's shape {gy.shape}, "
                              f"got {idx.dtype} {idx.shape}")
-    plane = int(np.prod(spec.in_size))
-    if idx.size and (idx.min() < 0 or idx.max() >= plane):
-        raise ValueError(f"indices must lie in [0, {plane}) (positions in an input plane)")
-    planes = spec.N * spec.C_in
-    # each window's gradient goes to its maximum; windows that share a maximum add up
-    flat = idx.reshape(planes, -1).astype(np.int64) + (np.arange(planes, dtype=np.int64) * plane)[:, None]
-    gx = np.bincount(flat.ravel(), weights=gy.reshape(-1).astype(np.float64, copy=False),
-                     minlength=planes * plane)
-    return gx.astype(spec.dtype, copy=False).reshape(np.shape(x))
+    plane, planes = int(np.prod(spec.in_size)), spec.N * spec.C_in
+    # each window's gradient goes to its maximum; windows that share a maximum add up (in C)
+    gx = np.empty((planes, plane), spec.dtype)
+    _core.max_pool_backward(np.ascontiguousarray(gy).reshape(planes, -1),
+                            np.ascontiguousarray(idx, dtype=np.int64).reshape(planes, -1), gx)
+    return gx.reshape(np.shape(x))
 
 
 def _avg_pool_input(nd, input_size, grad_output, kernel_size, stride, padding, ceil_mode,

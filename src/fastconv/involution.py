@@ -17,7 +17,9 @@ from typing import Any
 import numpy as np
 
 from . import _args, _core
+from ._grad_involution import involution2d_input, involution2d_kernel
 from ._typing import ArrayLike, FloatArray, Layout
+from .grad import conv2d_input, conv2d_weight
 from .layers import Conv2d
 
 __all__ = ["Involution2d"]
@@ -356,6 +358,120 @@ class Involution2d:
         return y
 
     forward = __call__
+
+    def backward(self, x: ArrayLike, grad_output: ArrayLike) -> tuple[FloatArray, dict[str, FloatArray]]:
+        """The gradients of the whole operator (inference mode) at ``x``.
+
+        Through both paths ``x`` takes: the involution's input, and the kernel
+        generation (the kernel's gradient, :func:`fastconv.grad.involution2d_kernel`,
+        back through the second 1x1 convolution, the ReLU's mask, the first
+        1x1 convolution with its BatchNorm in eval mode, and the average pooling).
+
+        Parameters
+        ----------
+        x : array_like
+            The forward's input, as for calling the layer.
+        grad_output : array_like
+            The gradient of the loss with respect to the layer's output (its
+            shape), of ``x``'s dtype.
+
+        Returns
+        -------
+        grad_input : numpy.ndarray
+            Of ``x``'s shape and dtype.
+        grads : dict of str to numpy.ndarray
+            The parameters' gradients under the official state-dict names, of
+            ``x``'s dtype: ``conv1.conv.weight`` ``(C/r, C, 1, 1)`` (of the
+            original convolution's weight, the BatchNorm's running statistics
+            held fixed), ``conv1.bn.weight``, ``conv1.bn.bias`` ``(C/r,)``,
+            ``conv2.conv.weight`` ``(K*K*G, C/r, 1, 1)``, ``conv2.conv.bias``.
+            The running statistics get none (eval mode).
+
+        Raises
+        ------
+        TypeError
+            ``x`` or ``grad_output`` not float32 or float64, or of two dtypes.
+        ValueError
+            ``x`` as for calling the layer; ``grad_output`` not of the output's shape.
+
+        Notes
+        -----
+        The kernel is generated again from ``x`` (nothing is kept from the
+        forward). The involution's gradients are C kernels (no unfold buffer);
+        the 1x1 convolutions' are :func:`fastconv.grad.conv2d_input` and
+        :func:`fastconv.grad.conv2d_weight` (channels first) or matrix products
+        (channels last); the pooling's is a broadcast add.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import fastconv as fc
+        >>> inv = fc.Involution2d(32, kernel_size=3, stride=2, group_channels=8, seed=0)
+        >>> x = np.ones((1, 32, 8, 8))
+        >>> gx, grads = inv.backward(x, np.ones((1, 32, 4, 4)))
+        >>> gx.shape
+        (1, 32, 8, 8)
+        >>> {k: v.shape for k, v in grads.items()}      # doctest: +NORMALIZE_WHITESPACE
+        {'conv1.conv.weight': (8, 32, 1, 1), 'conv1.bn.weight': (8,), 'conv1.bn.bias': (8,),
+         'conv2.conv.weight': (36, 8, 1, 1), 'conv2.conv.bias': (36,)}
+        """
+        x = _args.as_float_array(x, "x")
+        gy = _args.as_float_array(grad_output, "grad_output")
+        dt = _args.common_dtype(x=x, grad_output=gy)
+        plan = self._plan(x)
+        pool, pooled_shape, _, out_shape = plan
+        if gy.shape != tuple(out_shape):
+            raise ValueError(f"grad_output must have the output's shape {tuple(out_shape)}, got {gy.shape}")
+        lay, K, s, G, C = self._lay, self.kernel_size, self.stride, self.groups, self.channels
+        N = x.shape[0]
+        conv1, conv2 = self._layers(dt)
+        h = x
+        if pool is not None:
+            h = np.empty(pooled_shape, dt)
+            _core.avg_pool(pool, x, h)
+        a1 = conv1(h)                      # relu(bn(conv(h))), BN folded
+        kern = conv2(a1)                   # (N, G*K*K, Ho, Wo) or channels last
+        Ho, Wo = (kern.shape[1:3] if lay else kern.shape[2:])
+        kshape = (N, Ho, Wo, G, K * K) if lay else (N, G, K * K, Ho, Wo)
+        pad = (K - 1) // 2
+        gx = involution2d_input(x.shape, kern.reshape(kshape), gy, K, s, pad, layout=self.layout)
+        gk = involution2d_kernel(x, gy, K, G, s, pad, layout=self.layout).reshape(kern.shape)
+        del kern
+        w1f, _, w2, _ = (np.ascontiguousarray(a, dtype=dt) for a in self._f64)
+        Cr = w1f.shape[0]
+        if lay:   # channels last: the 1x1 convolutions are products of (pixels, channels) matrices
+            gk2, a12, h2 = gk.reshape(-1, gk.shape[-1]), a1.reshape(-1, Cr), h.reshape(-1, C)
+            g_w2 = (gk2.T @ a12)[:, :, None, None]
+            g_b2 = gk2.sum(axis=0)
+            gz1 = gk2 @ w2
+            gz1 *= a12 > 0
+            g1 = gz1.T @ h2                              # d loss / d (the folded weight)
+            gh = (gz1 @ w1f).reshape(h.shape)
+            g_beta = gz1.sum(axis=0)
+        else:
+            g_w2 = conv2d_weight(a1, (K * K * G, Cr, 1, 1), gk)
+            g_b2 = gk.sum(axis=(0, 2, 3))
+            gz1 = conv2d_input(a1.shape, w2[:, :, None, None], gk)
+            gz1 *= a1 > 0
+            g1 = conv2d_weight(h, (Cr, C, 1, 1), gz1)[:, :, 0, 0]
+            gh = conv2d_input(h.shape, w1f[:, :, None, None], gz1)
+            g_beta = gz1.sum(axis=(0, 2, 3))
+        sd = self._sd
+        std = np.sqrt(sd["conv1.bn.running_var"] + BN_EPS)
+        scale = sd["conv1.bn.weight"] / std
+        w1 = sd["conv1.conv.weight"][:, :, 0, 0]
+        g_gamma = ((g1 * w1).sum(axis=1) - sd["conv1.bn.running_mean"] * g_beta) / std
+        g_w1 = (g1 * scale[:, None])[:, :, None, None]
+        # the average pooling's gradient: each window's value spread over its s*s inputs
+        if pool is None:
+            gx += gh
+        elif lay:
+            gx.reshape(N, Ho, s, Wo, s, C)[...] += gh[:, :, None, :, None, :] / (s * s)
+        else:
+            gx.reshape(N, C, Ho, s, Wo, s)[...] += gh[:, :, :, None, :, None] / (s * s)
+        grads = {"conv1.conv.weight": g_w1, "conv1.bn.weight": g_gamma, "conv1.bn.bias": g_beta,
+                 "conv2.conv.weight": g_w2, "conv2.conv.bias": g_b2}
+        return gx, {k: np.ascontiguousarray(v, dtype=dt) for k, v in grads.items()}
 
     def __repr__(self) -> str:
         return (f"Involution2d(channels={self.channels}, kernel_size={self.kernel_size}, "

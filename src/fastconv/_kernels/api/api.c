@@ -306,6 +306,61 @@ int fc_involution(const fc_conv_desc *d, int dtype, const void *x, const void *k
               fc_involution_uncapped(d, dtype, x, kernel, y));
 }
 
+/* The involution's gradients (impl/involution_grad.inc).  Channels last:
+ * the arrays are copied channels first (threaded transposes) around the
+ * channels-first kernels, as the forward does. */
+static int fc_involution_grad_input_uncapped(const fc_conv_desc *d, int dtype, const void *kernel,
+                                             const void *gy, void *gx)
+{
+    if (d->layout == FC_NHWC) {   /* kernel (N, Po, G*K*K), gy (N, Po, C), gx (N, Pi, C) */
+        const fc_conv_desc dn = fc_cfirst(d);
+        const int64_t Pi = fc_vol3(d->in), Po = fc_vol3(d->out), C = d->C_in;
+        size_t gk = 0, gg = 0, gr = 0;
+        int st = FC_ENOMEM;
+        void *kc = FC_BY_DTYPE(dtype, cfirst_copy, kernel, d->N, Po, d->groups * d->k[1] * d->k[2], &gk);
+        void *gc = kc ? FC_BY_DTYPE(dtype, cfirst_copy, gy, d->N, Po, C, &gg) : NULL;
+        void *r = gc ? fc_scratch_alloc((size_t)(d->N * C * Pi + 1) * fc_dsize(dtype), &gr) : NULL;
+        if (r) {
+            st = fc_involution_grad_input_uncapped(&dn, dtype, kc, gc, r);
+            st = FC_BY_DTYPE(dtype, clast_back, st, r, gr, gx, d->N, Pi, C);
+        }
+        if (gc) fc_scratch_free(gc, gg);
+        if (kc) fc_scratch_free(kc, gk);
+        return st;
+    }
+    return FC_BY_DTYPE(dtype, involution_grad_input_run, d, fc_ukernels_get(), kernel, gy, gx);
+}
+
+int fc_involution_grad_input(const fc_conv_desc *d, int dtype, const void *kernel, const void *gy, void *gx)
+{
+    const double kk = (double)(d->k[1] * d->k[2]), pix = (double)d->N * (double)fc_vol3(d->out);
+    FC_CAPPED(2.0 * (double)d->C_in * kk * pix,
+              fc_conv_bytes(d, dtype) + (double)fc_dsize(dtype) * (double)d->groups * kk * pix,
+              fc_involution_grad_input_uncapped(d, dtype, kernel, gy, gx));
+}
+
+static int fc_involution_grad_kernel_uncapped(const fc_conv_desc *d, int dtype, const void *x,
+                                              const void *gy, void *gk)
+{
+    if (d->layout == FC_NHWC) {   /* x (N, Pi, C), gy (N, Po, C), gk (N, Po, G*K*K) */
+        fc_cf_bufs bf;
+        const fc_conv_desc dn = fc_cfirst(d);
+        const int64_t Ck = d->groups * d->k[1] * d->k[2];
+        int st = fc_cf_begin(d, dtype, x, gy, d->C_in, Ck, &bf);
+        if (st == FC_OK) st = fc_involution_grad_kernel_uncapped(&dn, dtype, bf.x, bf.e, bf.y);
+        return fc_cf_end(d, dtype, st, Ck, &bf, gk);
+    }
+    return FC_BY_DTYPE(dtype, involution_grad_kernel_run, d, fc_ukernels_get(), x, gy, gk);
+}
+
+int fc_involution_grad_kernel(const fc_conv_desc *d, int dtype, const void *x, const void *gy, void *gk)
+{
+    const double kk = (double)(d->k[1] * d->k[2]), pix = (double)d->N * (double)fc_vol3(d->out);
+    FC_CAPPED(2.0 * (double)d->C_in * kk * pix,
+              fc_conv_bytes(d, dtype) + (double)fc_dsize(dtype) * (double)d->groups * kk * pix,
+              fc_involution_grad_kernel_uncapped(d, dtype, x, gy, gk));
+}
+
 static int fc_epilogue_uncapped(const fc_conv_desc *d, int dtype, const void *b, const void *r0, void *y)
 {
     void *copy = NULL;
@@ -375,7 +430,16 @@ int fc_max_unpool(int64_t NC, int64_t in_plane, int64_t out_plane, int dtype,
                   const void *x, const int64_t *idx, void *y)
 {
     FC_CAPPED(0.0, (double)NC * (double)(in_plane * (fc_dsize(dtype) + 8) + out_plane * fc_dsize(dtype)),
-              FC_BY_DTYPE(dtype, max_unpool, NC, in_plane, out_plane, x, idx, y));
+              FC_BY_DTYPE(dtype, max_unpool, NC, in_plane, out_plane, x, idx, y, 0));
+}
+
+int fc_max_pool_backward(int64_t NC, int64_t out_plane, int64_t in_plane, int dtype,
+                         const void *gy, const int64_t *idx, void *gx)
+{
+    if (NC < 0 || out_plane < 0 || in_plane < 1) return FC_EINVAL;
+    if (NC == 0) return FC_OK;
+    FC_CAPPED(0.0, (double)NC * (double)(out_plane * (fc_dsize(dtype) + 8) + in_plane * fc_dsize(dtype)),
+              FC_BY_DTYPE(dtype, max_unpool, NC, out_plane, in_plane, gy, idx, gx, 1));
 }
 
 int fc_max_unpool_nhwc(int64_t N, int64_t in_plane, int64_t out_plane, int64_t C, int dtype,

@@ -204,6 +204,15 @@ int fc_dwsep(const fc_conv_desc *dd, int dtype, const void *x,
  * kernel (N, G, K*K, Ho, Wo). */
 int fc_involution(const fc_conv_desc *d, int dtype,
                   const void *x, const void *kernel, void *y);
+/* Its gradients (d as for fc_involution; act ignored): with respect to the
+ * input, gx (N, C, H, W) from the kernel and gy (N, C, Ho, Wo); with respect
+ * to the kernel, gk (N, G, K*K, Ho, Wo) from x and gy.  Channels last
+ * (d->layout FC_NHWC): x, gx (N, H, W, C), gy (N, Ho, Wo, C), kernel and gk
+ * (N, Ho, Wo, G, K*K). */
+int fc_involution_grad_input(const fc_conv_desc *d, int dtype,
+                             const void *kernel, const void *gy, void *gx);
+int fc_involution_grad_kernel(const fc_conv_desc *d, int dtype,
+                              const void *x, const void *gy, void *gk);
 
 /* ---- the epilogue on its own ----
  * y = act(y + b[c] + r) over y (N, C_out, out) of d: the bias b (C_out) and
@@ -234,6 +243,11 @@ int fc_act_backward(int64_t n, int dtype, const void *z, const void *gy, void *g
 int fc_global_avg_pool(int64_t NC, int64_t plane, int dtype, const void *x, void *y);
 /* channels last: y[n*C + c] = the mean of x[(n*plane + p)*C + c] over p < plane */
 int fc_global_avg_pool_nhwc(int64_t N, int64_t plane, int64_t C, int dtype, const void *x, void *y);
+/* Max pooling's backward: gx (NC, in_plane) = zeros, then gy (NC, out_plane)
+ * added at idx (the forward's positions in each input plane); threaded over
+ * the planes.  FC_EINVAL for an index outside [0, in_plane). */
+int fc_max_pool_backward(int64_t NC, int64_t out_plane, int64_t in_plane, int dtype,
+                         const void *gy, const int64_t *idx, void *gx);
 int fc_max_unpool(int64_t NC, int64_t in_plane, int64_t out_plane, int dtype,
                   const void *x, const int64_t *idx, void *y);
 /* channels last: x, idx (N, in_plane, C), y (N, out_plane, C); idx positions in the plane */

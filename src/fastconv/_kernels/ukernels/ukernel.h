@@ -156,6 +156,14 @@ typedef void (*fc_inv_p64_fn)(int64_t KH, int64_t KW, int64_t dy, const int64_t 
                               const double *x, int64_t cs, int64_t xrs, const double *k,
                               int64_t ks, int64_t krs, int64_t rows, int64_t n, double *y,
                               int64_t ys, int64_t yrs);
+typedef void (*fc_inv_gx32_fn)(int64_t ntaps, const int64_t *koff, const int64_t *goff, const float *k,
+                               const float *g, int64_t cs, int64_t n, float *y, int64_t ys);
+typedef void (*fc_inv_gx64_fn)(int64_t ntaps, const int64_t *koff, const int64_t *goff, const double *k,
+                               const double *g, int64_t cs, int64_t n, double *y, int64_t ys);
+typedef void (*fc_inv_gk32_fn)(const int64_t *xoff, const float *x, int64_t cs, const float *g, int64_t gs,
+                               int64_t nch, int64_t n, float *k, int64_t ks);
+typedef void (*fc_inv_gk64_fn)(const int64_t *xoff, const double *x, int64_t cs, const double *g, int64_t gs,
+                               int64_t nch, int64_t n, double *k, int64_t ks);
 typedef struct fc_inv_kernel {
     int cbmax32, cbmax64, vl32, vl64;
     fc_inv_f32_fn f32[FC_INV_CBMAX + 1];
@@ -165,6 +173,15 @@ typedef struct fc_inv_kernel {
     int pcbmax32, pcbmax64;
     fc_inv_p32_fn p32[FC_INV_CBMAX + 1];
     fc_inv_p64_fn p64[FC_INV_CBMAX + 1];
+    /* The gradients (ukernels/involution_grad.inc), fn[cb] for 1 <= cb <= cbmax:
+     * gx: y[c*ys + e] = sum_m k[koff[m] + e] * g[c*cs + goff[m] + e], c < cb, e < n
+     *     (the input gradient gathered from zero-padded strips of k and g);
+     * gk: k[t*ks + e] = sum_{c < nch} g[c*gs + e] * x[c*cs + xoff[t] + e], t < cb, e < n
+     *     (the kernel gradient on the forward's strip x; g and x read up to n's vector end). */
+    fc_inv_gx32_fn gx32[FC_INV_CBMAX + 1];
+    fc_inv_gx64_fn gx64[FC_INV_CBMAX + 1];
+    fc_inv_gk32_fn gk32[FC_INV_CBMAX + 1];
+    fc_inv_gk64_fn gk64[FC_INV_CBMAX + 1];
 } fc_inv_kernel;
 /* The ISA-specific grouped-convolution tiles (ukernels/grouped.inc), vector over
  * output pixels: [MB][U] holds MB output channels x U vectors of pixels,
