@@ -49,3 +49,10 @@ html_theme_options = {
     "sidebar_width": "240px",
 }
 nitpicky = False
+
+# fastconv.torch (the PyTorch bridge) imports torch, an optional extra the docs
+# extras do not install: without it, autodoc reads its docstrings with torch mocked
+try:
+    import torch  # noqa: F401
+except ImportError:
+    autodoc_mock_imports = ["torch"]

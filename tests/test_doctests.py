@@ -11,9 +11,16 @@ import pytest
 
 import fastconv
 
+try:
+    import torch  # noqa: F401
+    HAS_TORCH = True
+except ImportError:
+    HAS_TORCH = False
 MODULES = ["fastconv", "fastconv.functional", "fastconv.layers", "fastconv.involution",
            "fastconv.batchnorm", "fastconv._config", "fastconv._core", "fastconv.grad",
-           "fastconv._grad_involution"]
+           "fastconv._grad_involution",
+           # the PyTorch bridge's examples need torch (an optional extra)
+           pytest.param("fastconv.torch", marks=pytest.mark.skipif(not HAS_TORCH, reason="needs torch"))]
 FLAGS = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
 
 
