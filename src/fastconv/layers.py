@@ -76,6 +76,50 @@ class _Layer:
                     p = self._packs[key] = pack()
         return p
 
+    def backward(self, x: ArrayLike, grad_output: ArrayLike, *, residual: ArrayLike | None = None,
+                 output: ArrayLike | None = None) -> Gradients:
+        """The gradients of this layer's call on ``x``, given the gradient of
+        the loss with respect to its output.
+
+        Parameters
+        ----------
+        x : array_like
+            The input the layer was called on (batched or not, in the layer's
+            layout).
+        grad_output : array_like
+            The gradient with respect to the call's output, of its shape.
+        residual : array_like, optional
+            The residual the call added, if any (its gradient is returned).
+        output : array_like, optional
+            The call's output: with no activation, ``"relu"`` or ``"relu6"``
+            its derivative is read from it; otherwise (and when not given) the
+            pre-activation is recomputed with one forward call.
+
+        Returns
+        -------
+        fastconv.grad.Gradients
+            ``(input, weight, bias, residual)``: arrays of the shapes of ``x``,
+            the weight, the bias (``None`` without one) and the residual
+            (``None`` without one).
+
+        Raises
+        ------
+        ValueError
+            ``grad_output`` not of the call's output shape, or ``x``, ``residual`` or
+            ``output`` not fitting the layer.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import fastconv as fc
+        >>> layer = fc.Conv2d(np.ones((4, 2, 3, 3)), np.zeros(4), padding=1, activation="relu")
+        >>> x = np.ones((1, 2, 5, 5))
+        >>> g = layer.backward(x, np.ones((1, 4, 5, 5)))
+        >>> g.input.shape, g.weight.shape, g.bias
+        ((1, 2, 5, 5), (4, 2, 3, 3), array([25., 25., 25., 25.]))
+        """
+        return layer_backward(self, x, grad_output, residual=residual, output=output)
+
     forward: ClassVar[Callable[..., FloatArray]]
     forward = lambda self, x, *, residual=None, out=None: self(x, residual=residual, out=out)  # noqa: E731
 
@@ -193,50 +237,6 @@ class _ConvNd(_Layer):
         else:
             _core.plan_run(pl, xb, w, b, yb, r=rb)
         return y
-
-    def backward(self, x: ArrayLike, grad_output: ArrayLike, *, residual: ArrayLike | None = None,
-                 output: ArrayLike | None = None) -> Gradients:
-        """The gradients of this layer's call on ``x``, given the gradient of
-        the loss with respect to its output.
-
-        Parameters
-        ----------
-        x : array_like
-            The input the layer was called on (batched or not, in the layer's
-            layout).
-        grad_output : array_like
-            The gradient with respect to the call's output, of its shape.
-        residual : array_like, optional
-            The residual the call added, if any (its gradient is returned).
-        output : array_like, optional
-            The call's output: with no activation, ``"relu"`` or ``"relu6"``
-            its derivative is read from it; otherwise (and when not given) the
-            pre-activation is recomputed with one forward call.
-
-        Returns
-        -------
-        fastconv.grad.Gradients
-            ``(input, weight, bias, residual)``: arrays of the shapes of ``x``,
-            the weight, the bias (``None`` without one) and the residual
-            (``None`` without one).
-
-        Raises
-        ------
-        ValueError
-            ``grad_output`` not of the call's output shape, or ``x``, ``residual`` or
-            ``output`` not fitting the layer.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> import fastconv as fc
-        >>> layer = fc.Conv2d(np.ones((4, 2, 3, 3)), np.zeros(4), padding=1, activation="relu")
-        >>> x = np.ones((1, 2, 5, 5))
-        >>> g = layer.backward(x, np.ones((1, 4, 5, 5)))
-        >>> g.input.shape, g.weight.shape, g.bias
-        ((1, 2, 5, 5), (4, 2, 3, 3), array([25., 25., 25., 25.]))
-        """
-        return layer_backward(self, x, grad_output, residual=residual, output=output)
 
 
 class Conv1d(_ConvNd):
@@ -449,50 +449,6 @@ class _ConvTransposeNd(_Layer):
         packed = self._packed(_core.get_isa(), lambda: _core.conv_transpose_pack(spec.c_desc(), w))
         _core.conv_transpose_packed(spec.c_desc(), xb, packed, b, yb, rb)
         return y
-
-    def backward(self, x: ArrayLike, grad_output: ArrayLike, *, residual: ArrayLike | None = None,
-                 output: ArrayLike | None = None) -> Gradients:
-        """The gradients of this layer's call on ``x``, given the gradient of
-        the loss with respect to its output.
-
-        Parameters
-        ----------
-        x : array_like
-            The input the layer was called on (batched or not, in the layer's
-            layout).
-        grad_output : array_like
-            The gradient with respect to the call's output, of its shape.
-        residual : array_like, optional
-            The residual the call added, if any (its gradient is returned).
-        output : array_like, optional
-            The call's output: with no activation, ``"relu"`` or ``"relu6"``
-            its derivative is read from it; otherwise (and when not given) the
-            pre-activation is recomputed with one forward call.
-
-        Returns
-        -------
-        fastconv.grad.Gradients
-            ``(input, weight, bias, residual)``: arrays of the shapes of ``x``,
-            the weight, the bias (``None`` without one) and the residual
-            (``None`` without one).
-
-        Raises
-        ------
-        ValueError
-            ``grad_output`` not of the call's output shape, or ``x``, ``residual`` or
-            ``output`` not fitting the layer.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> import fastconv as fc
-        >>> layer = fc.Conv2d(np.ones((4, 2, 3, 3)), np.zeros(4), padding=1, activation="relu")
-        >>> x = np.ones((1, 2, 5, 5))
-        >>> g = layer.backward(x, np.ones((1, 4, 5, 5)))
-        >>> g.input.shape, g.weight.shape, g.bias
-        ((1, 2, 5, 5), (4, 2, 3, 3), array([25., 25., 25., 25.]))
-        """
-        return layer_backward(self, x, grad_output, residual=residual, output=output)
 
 
 class ConvTranspose1d(_ConvTransposeNd):
