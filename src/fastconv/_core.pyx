@@ -100,6 +100,8 @@ cdef extern from "fastconv.h" nogil:
                                  const void *gy, void *gx)
     int fc_involution_grad_kernel(const fc_conv_desc *d, int dtype, const void *x,
                                   const void *gy, void *gk)
+    int fc_conv_grad_weight(const fc_conv_desc *d, int dtype, const void *x, const void *gy,
+                            void *gw)
     int fc_max_pool(const fc_conv_desc *d, int dtype, const void *x, void *y, int64_t *idx)
     int fc_avg_pool(const fc_conv_desc *d, int dtype, const void *x, void *y)
     int fc_avg_pool_ex(const fc_conv_desc *d, int dtype, const void *x, void *y,
@@ -530,6 +532,11 @@ def involution_grad_input(tuple desc, kernel, gy, gx):
 def involution_grad_kernel(tuple desc, x, gy, gk):
     """gk = the involution's gradient with respect to its kernel (gk written)."""
     return _call3(fc_involution_grad_kernel, desc, x, gy, gk)
+
+
+def conv_grad_weight(tuple desc, x, gy, gw):
+    """gw = the convolution's gradient with respect to its weights (gw written)."""
+    return _call3(fc_conv_grad_weight, desc, x, gy, gw)
 
 
 def epilogue(tuple desc, b, r, y):

@@ -156,17 +156,12 @@ def _weight_grad(nd, x, weight_size, grad_output, stride, padding, dilation, gro
         raise ValueError(f"weight_size {size} does not fit groups={g} and input {xa.shape}")
     stride, dilation, pad0, pad1, out = _geometry(nd, xa.shape[2:], kernel, stride, padding, dilation)
     _check_gy(gy, N, C_out, out, nd)
-    cog = C_out // g
-    sp = tuple(xa.shape[2:])
-    # images as channels: x' (cig, g*N, spatial), gy' (g*cog, N, out)
-    xt = np.ascontiguousarray(xa.reshape((N, g, cig) + sp).swapaxes(0, 2).reshape((cig, g * N) + sp))
-    gt = np.ascontiguousarray(gy.reshape((N, g, cog) + out).transpose((1, 2, 0) + tuple(range(3, nd + 3)))
-                              .reshape((g * cog, N) + out))
-    # k' >= k positions (the rows past the last window's reach make k' > k): cut to k
-    pads = tuple(zip(pad0, pad1))
-    r = _CONV[nd](xt, gt, None, dilation, pads, stride, g)   # (cig, C_out, k' ...)
-    r = r[(slice(None), slice(None)) + tuple(slice(0, k) for k in kernel)]
-    return np.ascontiguousarray(r.swapaxes(0, 1))
+    lift = lambda t, fill: (fill,) * (3 - nd) + tuple(t)  # noqa: E731
+    desc = ((N, C_in, C_out, g) + lift(xa.shape[2:], 1) + lift(out, 1) + lift(kernel, 1) + lift(stride, 1)
+            + lift(dilation, 1) + lift(pad0, 0) + lift(pad1, 0) + (0, 0))
+    gw = np.empty(size, xa.dtype)
+    _core.conv_grad_weight(desc, np.ascontiguousarray(xa), np.ascontiguousarray(gy), gw)
+    return gw
 
 
 # numpy.pad's names for torch's padding modes (numpy's "reflect" leaves the edge

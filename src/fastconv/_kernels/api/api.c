@@ -361,6 +361,15 @@ int fc_involution_grad_kernel(const fc_conv_desc *d, int dtype, const void *x, c
               fc_involution_grad_kernel_uncapped(d, dtype, x, gy, gk));
 }
 
+int fc_conv_grad_weight(const fc_conv_desc *d, int dtype, const void *x, const void *gy, void *gw)
+{
+    if (d->layout != FC_NCHW || d->pad_mode != FC_PAD_ZEROS || d->groups < 1 || d->C_in % d->groups ||
+        d->C_out % d->groups)
+        return FC_EINVAL;
+    FC_CAPPED(fc_conv_flops(d, 0), fc_conv_bytes(d, dtype),
+              FC_BY_DTYPE(dtype, conv_grad_weight_run, d, fc_ukernels_get(), x, gy, gw));
+}
+
 static int fc_epilogue_uncapped(const fc_conv_desc *d, int dtype, const void *b, const void *r0, void *y)
 {
     void *copy = NULL;

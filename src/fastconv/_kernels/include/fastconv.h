@@ -213,6 +213,10 @@ int fc_involution_grad_input(const fc_conv_desc *d, int dtype,
                              const void *kernel, const void *gy, void *gx);
 int fc_involution_grad_kernel(const fc_conv_desc *d, int dtype,
                               const void *x, const void *gy, void *gk);
+/* The weight gradient of the convolution d (channels first, zero padding):
+ * gw (C_out, C_in/groups, kD, kH, kW) = the sum over images and output pixels
+ * of gy (N, C_out, out) times x (N, C_in, in) at each tap; gw written. */
+int fc_conv_grad_weight(const fc_conv_desc *d, int dtype, const void *x, const void *gy, void *gw);
 
 /* ---- the epilogue on its own ----
  * y = act(y + b[c] + r) over y (N, C_out, out) of d: the bias b (C_out) and

@@ -89,4 +89,15 @@ static inline int fc_plan_skips_padding(const fc_plan *p)
     return fc_impl_skips_padding(p->impl) && fc_has_padding(&p->run);
 }
 
+/* The weight gradient (impl/wgrad.inc) as inner products over the pixels
+ * rather than the GEMM of (tap, input channel) rows by output channels,
+ * where the GEMM's mr x nr tiles would be less than half full: depthwise
+ * layers, groups of a few channels, a 3-channel image's first layer. */
+static inline int fc_wgrad_dot_pays(const fc_conv_desc *d, int mr, int nr)
+{
+    const int64_t Cig = d->C_in / d->groups, Cog = d->C_out / d->groups;
+    const double fill = (double)Cig / (double)(FC_CDIV(Cig, mr) * mr) * (double)Cog / (double)(FC_CDIV(Cog, nr) * nr);
+    return fill < 0.5;
+}
+
 #endif

@@ -252,6 +252,18 @@ typedef struct fc_convt_kernel {
                     int64_t P, int act);
 } fc_convt_kernel;
 
+/* The weight gradient's inner products (ukernels/wgrad.inc), fn[NA][NB]:
+ *   s[i*ss + j] += sum_{q < nv*vl} a[i][q] * b[j][q],  i < NA <= na, j < NB <= 2. */
+#define FC_WGD_NAMAX 8
+#define FC_WGD_NBMAX 2
+typedef void (*fc_wgd_f32_fn)(int64_t nv, const float *const *a, const float *const *b, float *s, int64_t ss);
+typedef void (*fc_wgd_f64_fn)(int64_t nv, const double *const *a, const double *const *b, double *s, int64_t ss);
+typedef struct fc_wgd_kernel {
+    int na, vl32, vl64;
+    fc_wgd_f32_fn f32[FC_WGD_NAMAX + 1][FC_WGD_NBMAX + 1];
+    fc_wgd_f64_fn f64[FC_WGD_NAMAX + 1][FC_WGD_NBMAX + 1];
+} fc_wgd_kernel;
+
 /* The ISA-specific GEMM microkernel table (filled in runtime/cpu.c). */
 typedef struct fc_ukernels {
     int mr32, nr32, mr64, nr64;  /* register tile per dtype: mr rows of A x nr columns */
@@ -275,6 +287,7 @@ typedef struct fc_ukernels {
     const fc_pwd_kernel *pwd;         /* and its pointwise tiles on raw weights */
     const fc_pwr_kernel *pwr;         /* and those with the pixels in the vector */
     const fc_convt_kernel *convt;     /* and the transposed convolution's pack and store */
+    const fc_wgd_kernel *wgd;         /* and the weight gradient's inner products */
     int isa;                          /* the FC_ISA_* level of every table here */
     /* 1 if w[0..n) holds no NaN and no Inf */
     int (*finite32)(const float *w, int64_t n);
