@@ -254,7 +254,7 @@ typedef struct fc_convt_kernel {
 
 /* The weight gradient's inner products (ukernels/wgrad.inc), fn[NA][NB]:
  *   s[i*ss + j] += sum_{q < nv*vl} a[i][q] * b[j][q],  i < NA <= na, j < NB <= 2. */
-#define FC_WGD_NAMAX 8
+#define FC_WGD_NAMAX 12
 #define FC_WGD_NBMAX 2
 typedef void (*fc_wgd_f32_fn)(int64_t nv, const float *const *a, const float *const *b, float *s, int64_t ss);
 typedef void (*fc_wgd_f64_fn)(int64_t nv, const double *const *a, const double *const *b, double *s, int64_t ss);
