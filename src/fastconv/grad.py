@@ -7,11 +7,10 @@ kernels.
   with the same weights (the adjoint of the convolution), its output padding
   chosen so that the result has the input's size; input positions no window
   reads get a zero gradient.
-- The weight gradient is a (grouped) convolution too: the input, its images
-  taken as channels, correlated with the output gradient, its images taken as
-  input channels, at stride ``dilation`` and dilation ``stride``; ``C_in /
-  groups`` images of ``groups * N`` channels give the ``(C_in/groups, C_out, k)``
-  result.
+- The weight gradient is a C kernel of its own (a GEMM whose reduction runs
+  over the images and pixels, on the forward's microkernels; inner products
+  for depthwise and small groups), threaded without atomics: the same bits
+  for any thread count.
 
 Both accept fastconv's padding forms (ints, tuples, ``(before, after)`` pairs,
 ``"same"``, ``"valid"``) and zero padding (the other padding modes and the
