@@ -1,7 +1,8 @@
 /* The kernels through the C API, without Python: a few convolutions that
  * reach each implementation (direct tiles, GEMM / 1x1, Winograd, depthwise,
- * grouped), with an activation, on every ISA level this CPU runs, against
- * a float64 loop written here; 1 and 2 threads.  Built by
+ * grouped), with an activation, and their weight gradients
+ * (fc_conv_grad_weight: its GEMM and inner-product forms), on every ISA
+ * level this CPU runs, against float64 loops written here; 1 and 2 threads.  Built by
  * scripts/wine_check.sh with MinGW-w64 and run under Wine (the Windows ABI,
  * CRT and threads), and usable on any platform:
  *     cc -O2 -Isrc/fastconv/_kernels/include scripts/c_kernel_check.c <kernel objects> -lm
@@ -77,11 +78,35 @@ static int run_case(const tcase *t, int isa, int threads)
                     err = fmax(err, fabs(got - want));
                     scale = fmax(scale, fabs(want));
                 }
-    const int ok = st == FC_OK && err <= 1e-4 * fmax(scale, 1.0);
+    int ok = st == FC_OK && err <= 1e-4 * fmax(scale, 1.0);
     printf("  %-8s %-15s %d thread(s): %s (max error %.2e, scale %.2f, status %d)\n", fc_isa_name(isa),
            t->name, threads, ok ? "ok" : "FAILED", err, scale, st);
-    free(x); free(w); free(b); free(y);
-    return ok;
+    /* the weight gradient of the same layer, y taken as the output's gradient */
+    float *gw = malloc(nw * 4);
+    st = fc_conv_grad_weight(&d, FC_F32, x, y, gw);
+    err = scale = 0;
+    for (int64_t o = 0; o < t->O && st == FC_OK; o++)
+        for (int64_t c = 0; c < cig; c++)
+            for (int64_t kh = 0; kh < t->k; kh++)
+                for (int64_t kw = 0; kw < t->k; kw++) {
+                    double s = 0;
+                    const int64_t g = o / cog;
+                    for (int64_t n = 0; n < t->N; n++)
+                        for (int64_t oh = 0; oh < OH; oh++)
+                            for (int64_t ow = 0; ow < OW; ow++) {
+                                const int64_t ih = oh * t->s - t->p + kh, iw = ow * t->s - t->p + kw;
+                                if (ih < 0 || ih >= t->H || iw < 0 || iw >= t->W) continue;
+                                s += (double)y[((n * t->O + o) * OH + oh) * OW + ow] *
+                                     x[((n * t->C + g * cig + c) * t->H + ih) * t->W + iw];
+                            }
+                    err = fmax(err, fabs(gw[((o * cig + c) * t->k + kh) * t->k + kw] - s));
+                    scale = fmax(scale, fabs(s));
+                }
+    const int okw = st == FC_OK && err <= 1e-4 * fmax(scale, 1.0);
+    printf("  %-8s %-15s %d thread(s): weight gradient %s (max error %.2e, scale %.2f, status %d)\n",
+           fc_isa_name(isa), t->name, threads, okw ? "ok" : "FAILED", err, scale, st);
+    free(x); free(w); free(b); free(y); free(gw);
+    return ok && okw;
 }
 
 int main(void)

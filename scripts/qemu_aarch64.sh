@@ -122,7 +122,7 @@ if [ ${#args[@]} -eq 0 ]; then
         # the quick subset: every op through the functional calls and the layer
         # objects on each level (the isa fixture runs vec128 and neon)
         args=("$REPO/tests/test_layers.py" "$REPO/tests/test_special.py" "$REPO/tests/test_layout.py"
-              "$REPO/tests/test_epilogue.py" "$REPO/tests/test_threads_config.py" "$REPO/tests/test_grad.py")
+              "$REPO/tests/test_epilogue.py" "$REPO/tests/test_threads_config.py" "$REPO/tests/test_grad.py" "$REPO/tests/test_wgrad.py")
     fi
 fi
 $PY -m pytest -q -p no:cacheprovider -x "${args[@]}"
