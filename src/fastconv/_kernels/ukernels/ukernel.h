@@ -252,8 +252,8 @@ typedef struct fc_convt_kernel {
                     int64_t P, int act);
 } fc_convt_kernel;
 
-/* The weight gradient's inner products (ukernels/wgrad.inc), fn[NA][NB]:
- *   s[i*ss + j] += sum_{q < nv*vl} a[i][q] * b[j][q],  i < NA <= na, j < NB <= 2. */
+/* The weight gradient's inner products (ukernels/wgrad.inc), fn[NA][NB], as vectors of vl lanes:
+ *   s[(i*ss + j)*vl + l] += sum_{v < nv} a[i][v*vl + l] * b[j][v*vl + l],  i < NA <= na, j < NB <= 2. */
 #define FC_WGD_NAMAX 12
 #define FC_WGD_NBMAX 2
 typedef void (*fc_wgd_f32_fn)(int64_t nv, const float *const *a, const float *const *b, float *s, int64_t ss);
