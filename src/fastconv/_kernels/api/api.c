@@ -366,7 +366,9 @@ int fc_conv_grad_weight(const fc_conv_desc *d, int dtype, const void *x, const v
     if (d->layout != FC_NCHW || d->pad_mode != FC_PAD_ZEROS || d->groups < 1 || d->C_in % d->groups ||
         d->C_out % d->groups)
         return FC_EINVAL;
-    FC_CAPPED(fc_conv_flops(d, 0), fc_conv_bytes(d, dtype),
+    /* bytes: x and gy each copied once (phase planes, the grid) and read
+     * again by the sums; small planes are bound by those copies */
+    FC_CAPPED(fc_conv_flops(d, 0), 3.0 * fc_conv_bytes(d, dtype),
               FC_BY_DTYPE(dtype, conv_grad_weight_run, d, fc_ukernels_get(), x, gy, gw));
 }
 
