@@ -61,7 +61,6 @@ __all__ = [
 ]
 
 DaskArray = da.Array
-_DA_MODES = {0: "constant", 1: "reflect", 2: "edge", 3: "wrap"}   # _args.PAD_MODES -> da.pad
 
 
 # ---------------------------------------------------------------- threads
@@ -190,14 +189,23 @@ class _Geometry:
         return ("n",) + sp + (None,) if self.layout else ("n", None) + sp
 
 
+Segment = tuple[int, int, int, int, int, int]   # dst0, dst1, source block, row0, row1, step
+
+
 @dataclass(frozen=True)
 class _Block:
-    """One task's static part: per spatial axis the (start, stop) of each input
-    block's piece it reads, and its output's spatial size."""
+    """One task's static part: per spatial axis the segments of its padded
+    input, (dst start, dst stop, source block or -1 for zeros, the source's
+    rows [row0, row1) and their step: 1, -1 (mirrored: reflect) or 0 (one row
+    repeated: replicate)), the source blocks' count per axis, its output's
+    spatial size, and the padding left to the in-memory call."""
 
     axes: tuple[int, ...]
-    pieces: tuple[tuple[tuple[int, int], ...], ...]
+    segments: tuple[tuple[Segment, ...], ...]
+    used: tuple[int, ...]
     nout: tuple[int, ...]
+    pads: tuple[tuple[int, int], ...]
+    picks: tuple[int, ...]     # per source: -1 the whole block, else its piece in the rim
 
 
 def _out_chunks(in_chunks: Sequence[int], p0: int, span: int, s: int, n_out: int
@@ -217,91 +225,143 @@ def _out_chunks(in_chunks: Sequence[int], p0: int, span: int, s: int, n_out: int
     return tuple(int(b - a) for a, b in zip(bounds, bounds[1:]))
 
 
-def _pieces(p_chunks: Sequence[int], o_chunks: Sequence[int], span: int, s: int
-            ) -> list[list[tuple[int, int, int]]]:
-    """Per output block along one axis: the (input block, start, stop) pieces of
-    the padded input it reads -- several when the halo is wider than a chunk."""
-    starts = [0]
-    for ch in p_chunks:
-        starts.append(starts[-1] + ch)
-    out, o0 = [], 0
-    for n in o_chunks:
-        lo, hi = o0 * s, (o0 + n - 1) * s + span
-        i = bisect.bisect_right(starts, lo) - 1
-        got = []
-        while lo < hi:
-            top = min(hi, starts[i + 1])
-            if top > lo:
-                got.append((i, lo - starts[i], top - starts[i]))
-                lo = top
-            i += 1
-        out.append(got)
-        o0 += n
-    return out
+def _axis_segments(starts: Sequence[int], p0: int, lo: int, hi: int, mode: int,
+                   kernel_pads: bool = True) -> tuple[list[Segment], tuple[int, int]]:
+    """The padded rows [lo, hi) of one axis as segments of the input's blocks
+    (starts: the blocks' boundaries), and the padding left to the in-memory call.
+
+    Where the window meets the array's outer edge the in-memory call pads it
+    itself (its own border code: the same bits as on the whole array) when it
+    can: zeros and replicate always, reflect when the block holds the rows it
+    mirrors, circular when the block spans the axis.  Otherwise the segments
+    hold what the padding mode puts there -- zeros, the rows mirrored, the
+    edge row repeated, the other end's rows -- so the array is padded in the
+    tasks, never copied whole to pad it."""
+    H = starts[-1]
+    a, b = lo - p0, hi - p0                               # in the input's rows
+    r0, r1 = max(a, 0), min(b, H)
+    pb, pa = max(0, -a), max(0, b - H)
+    if kernel_pads and (pb or pa) and r1 > r0 and (
+            mode in (0, 2) or (mode == 1 and max(pb, pa) < r1 - r0)
+            or (mode == 3 and r0 == 0 and r1 == H)):
+        a, b = r0, r1
+    else:
+        pb = pa = 0
+    segs: list[Segment] = []
+
+    def block_of(u: int) -> int:
+        return bisect.bisect_right(starts, u) - 1
+
+    def ascend(dst: int, u0: int, u1: int) -> None:       # rows u0 .. u1-1
+        while u0 < u1:
+            c = block_of(u0)
+            top = min(u1, starts[c + 1])
+            segs.append((dst, dst + top - u0, c, u0 - starts[c], top - starts[c], 1))
+            dst, u0 = dst + top - u0, top
+
+    def descend(dst: int, u0: int, u1: int) -> None:      # rows u0, u0-1, .. u1 (u0 >= u1)
+        while u0 >= u1:
+            c = block_of(u0)
+            bottom = max(u1, starts[c])
+            segs.append((dst, dst + u0 - bottom + 1, c, bottom - starts[c], u0 + 1 - starts[c], -1))
+            dst, u0 = dst + u0 - bottom + 1, bottom - 1
+
+    def edge(dst: int, e0: int, e1: int, before: bool) -> None:   # outside rows e0 .. e1-1
+        if mode == 0:
+            segs.append((dst, dst + e1 - e0, -1, 0, 0, 0))
+        elif mode == 1:
+            descend(dst, -e0, 1 - e1) if before else descend(dst, 2 * H - 2 - e0, 2 * H - 1 - e1)
+        elif mode == 2:
+            c = block_of(0 if before else H - 1)
+            r = 0 if before else H - 1 - starts[c]
+            segs.append((dst, dst + e1 - e0, c, r, r + 1, 0))
+        else:
+            ascend(dst, e0 + H, e1 + H) if before else ascend(dst, e0 - H, e1 - H)
+
+    if a < 0:
+        edge(0, a, min(b, 0), True)
+    if max(a, 0) < min(b, H):
+        ascend(max(a, 0) - a, max(a, 0), min(b, H))
+    if b > H:
+        edge(max(a, H) - a, max(a, H), b, False)
+    return segs, (pb, pa)
+
+
+def _rows(r0: int, r1: int, step: int) -> slice:
+    if step == 1:
+        return slice(r0, r1)
+    if step == -1:
+        return slice(r1 - 1, r0 - 1 if r0 > 0 else None, -1)
+    return slice(r0, r0 + 1)      # broadcast to the segment's rows
 
 
 def _assemble(blocks: list[np.ndarray], blk: _Block) -> np.ndarray:
-    """The padded input of one output block from its pieces: one copy (a view
-    where it lies within one input block)."""
+    """The padded input of one output block from its segments: one copy (a view
+    where it is a part of one input block)."""
     first = blocks[0]
-    if len(blocks) == 1:
-        idx: list[slice] = [slice(None)] * first.ndim
-        for ax, p in zip(blk.axes, blk.pieces):
-            idx[ax] = slice(*p[0])
+    ndim = first.ndim
+    if len(blocks) == 1 and all(len(sg) == 1 and sg[0][2] >= 0 and sg[0][5] == 1
+                                for sg in blk.segments):
+        idx: list[slice] = [slice(None)] * ndim
+        for ax, sg in zip(blk.axes, blk.segments):
+            idx[ax] = slice(sg[0][3], sg[0][4])
         return first[tuple(idx)]
     shape = list(first.shape)
-    offsets = []
-    for ax, p in zip(blk.axes, blk.pieces):
-        sizes = [b - a for a, b in p]
-        shape[ax] = sum(sizes)
-        offsets.append(np.cumsum([0] + sizes[:-1]).tolist())
+    for ax, sg in zip(blk.axes, blk.segments):
+        shape[ax] = sg[-1][1]
     out = np.empty(shape, first.dtype)
-    for combo, b in zip(itertools.product(*(range(len(p)) for p in blk.pieces)), blocks):
-        src: list[slice] = [slice(None)] * first.ndim
-        dst: list[slice] = [slice(None)] * first.ndim
-        for i, ax in enumerate(blk.axes):
-            a, e = blk.pieces[i][combo[i]]
-            src[ax] = slice(a, e)
-            dst[ax] = slice(offsets[i][combo[i]], offsets[i][combo[i]] + e - a)
-        out[tuple(dst)] = b[tuple(src)]
+    for combo in itertools.product(*blk.segments):
+        dst: list[slice] = [slice(None)] * ndim
+        src: list[slice] = [slice(None)] * ndim
+        flat, zero = 0, False
+        for ax, n, (d0, d1, c, r0, r1, step) in zip(blk.axes, blk.used, combo):
+            dst[ax], src[ax] = slice(d0, d1), _rows(r0, r1, step)
+            zero |= c < 0
+            flat = flat * n + max(c, 0)
+        if zero:
+            out[tuple(dst)] = 0
+        else:
+            out[tuple(dst)] = blocks[flat][tuple(src)]
     return out
 
 
-def _run_block(op: Callable[..., np.ndarray], blk: _Block, blocks: list[np.ndarray],
+def _rim(block: np.ndarray, parts: tuple[tuple[slice, ...], ...]) -> tuple[np.ndarray, ...]:
+    """The parts of a block its neighbours' tasks read (their halos), copied: one
+    small task per block, after which the block is held only for its own task."""
+    return tuple(block[p].copy() for p in parts)
+
+
+def _run_block(op: Callable[..., np.ndarray], blk: _Block, sources: list[Any],
                *aligned: np.ndarray) -> np.ndarray:
+    blocks = [s if k < 0 else s[k] for s, k in zip(sources, blk.picks)]
     x = _assemble(blocks, blk)
     with _task_threads():
-        return op(x, blk.nout, *aligned)
-
-
-def _pad(x: DaskArray, g: _Geometry) -> DaskArray:
-    """x padded once at its outer edges with the padding mode (the chunks inside
-    are left as they are; the padding adds edge chunks)."""
-    width = [(0, 0)] * x.ndim
-    for ax, a, b in zip(g.spatial_axes(), g.pad0, g.pad1):
-        width[ax] = (a, b)
-    if not any(a or b for a, b in width):
-        return x
-    mode = _DA_MODES[g.pad_mode]
-    if mode == "constant":
-        return da.pad(x, width, mode="constant", constant_values=0)
-    return da.pad(x, width, mode=mode)
+        return op(x, blk.nout, blk.pads, *aligned)
 
 
 def _blocked(fname: str, x: DaskArray, g: _Geometry, op: Any,
-             aligned: Sequence[tuple[DaskArray, tuple[Any, ...]]] = ()) -> DaskArray:
-    """The lazy result of op on every output block of x (batched, channels whole).
+             aligned: Sequence[tuple[DaskArray, tuple[Any, ...]]] = (),
+             kernel_pads: bool = True) -> DaskArray:
+    """The lazy result of op on every output block of x (batched, channels whole):
+    one task per output block, reading the input blocks its padded window
+    touches and padding it where it meets the array's outer edges.
 
     aligned: arrays read block for block with the output (a residual, an
     involution's kernel), each with its axes' roles ('n': the batch, None: whole,
     i: spatial dim i of the output); they are rechunked to the output's chunks."""
     axes = g.spatial_axes()
-    xp = _pad(x, g)
     ochunks = [_out_chunks(x.chunks[ax], g.pad0[i], g.span[i], g.stride[i], g.out_size[i])
                for i, ax in enumerate(axes)]
-    pieces = [_pieces(xp.chunks[ax], ochunks[i], g.span[i], g.stride[i])
-              for i, ax in enumerate(axes)]
-    nb = len(x.chunks[0])
+    # per axis and output block: the segments, as (dst0, dst1, block, rows)
+    per_axis = []
+    for i, ax in enumerate(axes):
+        starts = np.cumsum((0,) + x.chunks[ax]).tolist()
+        o0, segs = 0, []
+        for n in ochunks[i]:
+            lo, hi = o0 * g.stride[i], (o0 + n - 1) * g.stride[i] + g.span[i]
+            segs.append(_axis_segments(starts, g.pad0[i], lo, hi, g.pad_mode, kernel_pads))
+            o0 += n
+        per_axis.append(segs)
 
     def chunks_of(roles: tuple[Any, ...], shape: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
         return tuple(x.chunks[0] if r == "n" else (shape[a],) if r is None else ochunks[r]
@@ -311,28 +371,60 @@ def _blocked(fname: str, x: DaskArray, g: _Geometry, op: Any,
     out_roles = g.roles()
     out_shape = tuple(x.shape[0] if r == "n" else g.C_out if r is None else g.out_size[r]
                       for r in out_roles)
-    token = tokenize(fname, xp.name, op, [a.name for a in al])
+    token = tokenize(fname, x.name, op, [a.name for a in al])
     name, op_key = f"{fname}-{token}", f"fastconv-op-{token}"
     dsk: dict[Any, Any] = {op_key: op}
-    for ib in range(nb):
+    rims: dict[tuple[int, ...], dict[tuple[tuple[Any, Any], ...], int]] = {}
+    for ib in range(len(x.chunks[0])):
         for js in itertools.product(*(range(len(c)) for c in ochunks)):
-            mine = [pieces[i][j] for i, j in enumerate(js)]
-            keys = []
-            for combo in itertools.product(*mine):
-                idx = [0] * x.ndim
-                idx[0] = ib
-                for i, ax in enumerate(axes):
-                    idx[ax] = combo[i][0]
-                keys.append((xp.name, *idx))
-            blk = _Block(axes, tuple(tuple((a, b) for _, a, b in m) for m in mine),
-                         tuple(ochunks[i][j] for i, j in enumerate(js)))
+            mine = [per_axis[i][j][0] for i, j in enumerate(js)]
+            pads = tuple(per_axis[i][j][1] for i, j in enumerate(js))
 
             def index(roles: tuple[Any, ...]) -> tuple[int, ...]:
                 return tuple(ib if r == "n" else 0 if r is None else js[r] for r in roles)
 
+            out_key = (name, *index(out_roles))
+            # per axis, each source block's rows the task reads (their bounding range)
+            spans = [{} for _ in axes]
+            for i, sg in enumerate(mine):
+                for _, _, c, r0, r1, _ in sg:
+                    if c >= 0:
+                        a0, a1 = spans[i].get(c, (r0, r1))
+                        spans[i][c] = (min(a0, r0), max(a1, r1))
+            used = [sorted(sp) or [0] for sp in spans]
+            keys: list[Any] = []
+            picks: list[int] = []
+            for combo in itertools.product(*used):
+                idx = [0] * x.ndim
+                idx[0] = ib
+                part: list[slice] = [slice(None)] * x.ndim
+                whole = True
+                for i, ax in enumerate(axes):
+                    idx[ax] = combo[i]
+                    r0, r1 = spans[i].get(combo[i], (0, x.chunks[ax][combo[i]]))
+                    part[ax] = slice(r0, r1)
+                    whole &= r0 == 0 and r1 == x.chunks[ax][combo[i]]
+                if whole:
+                    keys.append((x.name, *idx))
+                    picks.append(-1)
+                else:       # a halo: from the source's rim, so that only its rows travel
+                    parts = rims.setdefault(tuple(idx), {})
+                    keys.append((name + "-rim", *idx))
+                    pk = tuple((p.start, p.stop) for p in part)    # slices hash from 3.12 on
+                    picks.append(parts.setdefault(pk, len(parts)))
+            segments = tuple(
+                tuple((d0, d1, u.index(c), r0 - sp[c][0], r1 - sp[c][0], st) if c >= 0
+                      else (d0, d1, -1, 0, 0, 0) for d0, d1, c, r0, r1, st in sg)
+                for sg, u, sp in zip(mine, used, spans))
+            blk = _Block(axes, segments, tuple(len(u) for u in used),
+                         tuple(ochunks[i][j] for i, j in enumerate(js)), pads, tuple(picks))
+
             akeys = [(a.name, *index(roles)) for a, (_, roles) in zip(al, aligned)]
-            dsk[(name, *index(out_roles))] = (_run_block, op_key, blk, keys, *akeys)
-    graph = HighLevelGraph.from_collections(name, dsk, dependencies=[xp, *al])
+            dsk[out_key] = (_run_block, op_key, blk, keys, *akeys)
+    for idx, parts in rims.items():
+        dsk[(name + "-rim", *idx)] = (_rim, (x.name, *idx),
+                                      tuple(tuple(slice(a, b) for a, b in pk) for pk in parts))
+    graph = HighLevelGraph.from_collections(name, dsk, dependencies=[x, *al])
     return da.Array(graph, name, chunks_of(out_roles, out_shape),
                     meta=np.empty((0,) * len(out_shape), g.dtype))
 
@@ -347,29 +439,38 @@ class _Call:
                  kwargs: dict[str, Any], aligned: Sequence[str] = ()) -> None:
         self.fn, self.args, self.kwargs, self.aligned = fn, args, kwargs, tuple(aligned)
 
-    def __call__(self, x: np.ndarray, nout: tuple[int, ...], *blocks: np.ndarray) -> np.ndarray:
-        return self.fn(x, *self.args, **self.kwargs, **dict(zip(self.aligned, blocks)))
+    def __call__(self, x: np.ndarray, nout: tuple[int, ...], pads: tuple[tuple[int, int], ...],
+                 *blocks: np.ndarray) -> np.ndarray:
+        return self.fn(x, *self.args, padding=pads, **self.kwargs,
+                       **dict(zip(self.aligned, blocks)))
 
     def __dask_tokenize__(self) -> Any:
         return ("fastconv-call", self.fn.__name__, tokenize(self.args, self.kwargs), self.aligned)
 
 
-def _valid_twin(layer: Any) -> Any:
-    """The layer with padding 0 (the Dask path pads the array's edges itself):
-    the same weights (shared, read-only), packed once where it runs."""
-    twin = object.__new__(type(layer))
-    twin.__setstate__({**layer.__getstate__(), "padding": 0, "padding_mode": "zeros"})
-    return twin
-
-
 class _LayerCall:
-    """A convolution layer object applied to one padded block."""
+    """A convolution layer object applied to one block: a twin of it per padding
+    the blocks leave to the call (the outer edges' sides), all sharing the
+    layer's weights and their packings (made once in each process)."""
 
     def __init__(self, layer: Any) -> None:
-        self.layer = _valid_twin(layer)
+        self.layer = layer
+        self._twins: dict[Any, Any] = {}
 
-    def __call__(self, x: np.ndarray, nout: tuple[int, ...], *blocks: np.ndarray) -> np.ndarray:
-        return self.layer(x, residual=blocks[0] if blocks else None)
+    def __getstate__(self) -> dict[str, Any]:
+        return {"layer": self.layer}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.layer, self._twins = state["layer"], {}
+
+    def __call__(self, x: np.ndarray, nout: tuple[int, ...], pads: tuple[tuple[int, int], ...],
+                 *blocks: np.ndarray) -> np.ndarray:
+        twin = self._twins.get(pads)
+        if twin is None:
+            twin = object.__new__(type(self.layer))
+            twin.__dict__.update(self.layer.__dict__, padding=pads)   # the caches shared
+            self._twins[pads] = twin
+        return twin(x, residual=blocks[0] if blocks else None)
 
     def __dask_tokenize__(self) -> Any:
         return ("fastconv-layer", type(self.layer).__name__, tokenize(self.layer.__getstate__()))
@@ -382,7 +483,8 @@ class _InvolutionCall:
     def __init__(self, inv: _Involution2d) -> None:
         self.inv = inv
 
-    def __call__(self, x: np.ndarray, nout: tuple[int, ...], *blocks: np.ndarray) -> np.ndarray:
+    def __call__(self, x: np.ndarray, nout: tuple[int, ...], pads: tuple[tuple[int, int], ...],
+                 *blocks: np.ndarray) -> np.ndarray:
         inv = self.inv
         K, s, lay = inv.kernel_size, inv.stride, inv._lay
         p = (K - 1) // 2
@@ -436,7 +538,8 @@ def _channels_whole(x: DaskArray, axis: int, name: str) -> DaskArray:
 
 
 def _run(fname: str, x: DaskArray, spec: _args.ConvSpec, op: Any, g: _Geometry | None = None,
-         aligned: Sequence[tuple[DaskArray, tuple[Any, ...] | None]] = ()) -> DaskArray:
+         aligned: Sequence[tuple[DaskArray, tuple[Any, ...] | None]] = (),
+         kernel_pads: bool = True) -> DaskArray:
     """Lift x (and the aligned arrays whose roles are None: the output's) to a
     batch, keep the channels whole, block, and drop the batch again."""
     g = _Geometry.of(spec) if g is None else g
@@ -449,7 +552,7 @@ def _run(fname: str, x: DaskArray, spec: _args.ConvSpec, op: Any, g: _Geometry |
             a = a if spec.batched else a[None]
             roles = g.roles()
         al.append((a, roles))
-    y = _blocked(fname, x, g, op, al)
+    y = _blocked(fname, x, g, op, al, kernel_pads)
     return y if spec.batched else y[0]
 
 
@@ -471,7 +574,7 @@ def _conv(nd: int, x: Any, weight: ArrayLike, bias: ArrayLike | None, stride: In
                                     groups, padding_mode, algorithm, activation, layout)
     res = _residual(residual, spec)
     op = _Call(getattr(_F, f"conv{nd}d"), (w, b),
-               dict(stride=stride, padding=0, dilation=dilation, groups=groups,
+               dict(stride=stride, dilation=dilation, groups=groups, padding_mode=padding_mode,
                     algorithm=algorithm, activation=activation, layout=layout),
                ("residual",) * len(res))
     return _run(f"fastconv-conv{nd}d", x, spec, op, aligned=res)
@@ -571,9 +674,14 @@ def depthwise_conv2d(x: Any, weight: ArrayLike, bias: ArrayLike | None = None,
                                     "zeros", "auto", activation, layout)
     res = _residual(residual, spec)
     op = _Call(_F.depthwise_conv2d, (w, b),
-               dict(stride=stride, padding=0, dilation=dilation, activation=activation,
-                    layout=layout), ("residual",) * len(res))
+               dict(stride=stride, dilation=dilation, activation=activation, layout=layout),
+               ("residual",) * len(res))
     return _run("fastconv-depthwise_conv2d", x, spec, op, aligned=res)
+
+
+def _pointwise(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, *,
+               padding: Any, **kwargs: Any) -> np.ndarray:
+    return _F.pointwise_conv2d(x, weight, bias, **kwargs)    # no halo, no padding
 
 
 def pointwise_conv2d(x: Any, weight: ArrayLike, bias: ArrayLike | None = None, *,
@@ -598,7 +706,7 @@ def pointwise_conv2d(x: Any, weight: ArrayLike, bias: ArrayLike | None = None, *
     spec, _, w4, b = _args.conv_spec(2, _meta(x), w[:, :, None, None], bias, 1, 0, 1, 1,
                                      "zeros", "auto", activation, layout)
     res = _residual(residual, spec)
-    op = _Call(_F.pointwise_conv2d, (w, b), dict(activation=activation, layout=layout),
+    op = _Call(_pointwise, (w, b), dict(activation=activation, layout=layout),
                ("residual",) * len(res))
     return _run("fastconv-pointwise_conv2d", x, spec, op, aligned=res)
 
@@ -642,8 +750,8 @@ def separable_conv2d(x: Any, row: ArrayLike, col: ArrayLike, bias: ArrayLike | N
                                                 padding_mode, activation, layout)
     res = _residual(residual, spec)
     op = _Call(_F.separable_conv2d, (r, c, b),
-               dict(stride=stride, padding=0, activation=activation, layout=layout),
-               ("residual",) * len(res))
+               dict(stride=stride, padding_mode=padding_mode, activation=activation,
+                    layout=layout), ("residual",) * len(res))
     return _run("fastconv-separable_conv2d", x, spec, op, aligned=res)
 
 
@@ -675,7 +783,7 @@ def depthwise_separable_conv2d(x: Any, depthwise_weight: ArrayLike, pointwise_we
         padding, dilation, depthwise_activation, activation, layout)
     res = _residual(residual, full)
     op = _Call(_F.depthwise_separable_conv2d, (dw, pw, db, pb),
-               dict(stride=stride, padding=0, dilation=dilation,
+               dict(stride=stride, dilation=dilation,
                     depthwise_activation=depthwise_activation, activation=activation,
                     layout=layout), ("residual",) * len(res))
     return _run("fastconv-depthwise_separable_conv2d", x, spec, op,
@@ -716,8 +824,8 @@ def involution2d(x: Any, kernel: Any, kernel_size: int, stride: IntOrTuple = 1,
         _args.common_dtype(x=_meta(x), bias=b)
     res = _residual(residual, spec)
     op = _Call(_F.involution2d, (),
-               dict(kernel_size=kernel_size, stride=stride, padding=0, dilation=dilation,
-                    bias=b, activation=activation, layout=layout),
+               dict(kernel_size=kernel_size, stride=stride, dilation=dilation, bias=b,
+                    activation=activation, layout=layout),
                ("kernel",) + ("residual",) * len(res))
     kroles = ("n", 0, 1, None, None) if lay else ("n", None, None, 0, 1)
     return _run("fastconv-involution2d", x, spec, op, aligned=[(k, kroles), *res])
@@ -785,7 +893,7 @@ def apply(layer: Any, x: Any, *, residual: Any = None) -> DaskArray:
                               (s, s), (1, 1), (p, p), (p, p), 0, 0, 0, x.dtype, 0.0, layer._lay)
         # a block reads its involution's window and the pooled rows of its kernel
         g = _Geometry.of(spec, span=(max(K, s + p),) * 2)
-        return _run("fastconv-involution", x, spec, _InvolutionCall(layer), g)
+        return _run("fastconv-involution", x, spec, _InvolutionCall(layer), g, kernel_pads=False)
     if not isinstance(layer, _layers._ConvNd):
         raise TypeError(f"layer must be a fastconv Conv1d, Conv2d, Conv3d or Involution2d, got "
                         f"{type(layer).__name__}")
