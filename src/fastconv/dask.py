@@ -47,6 +47,11 @@ except ImportError as e:  # pragma: no cover - the optional extra
     raise ImportError("fastconv.dask needs Dask: pip install \"fastconv[dask]\" "
                       f"(dask[array] and distributed); {e}") from None
 
+try:   # the task spec of dask >= 2024.12: tasks built as such are not converted per compute
+    from dask._task_spec import DataNode, List, Task, TaskRef
+except ImportError:  # pragma: no cover - older dask: the tuple tasks
+    Task = None
+
 from . import _args, _config
 from . import functional as _F
 from . import layers as _layers
@@ -309,7 +314,7 @@ def _assemble(blocks: list[np.ndarray], blk: _Block) -> np.ndarray:
     shape = list(first.shape)
     for ax, sg in zip(blk.axes, blk.segments):
         shape[ax] = sg[-1][1]
-    out = np.empty(shape, first.dtype)
+    out = _scratch(shape, first.dtype)
     for combo in itertools.product(*blk.segments):
         dst: list[slice] = [slice(None)] * ndim
         src: list[slice] = [slice(None)] * ndim
@@ -325,6 +330,20 @@ def _assemble(blocks: list[np.ndarray], blk: _Block) -> np.ndarray:
     return out
 
 
+_tls = threading.local()
+
+
+def _scratch(shape: Sequence[int], dtype: np.dtype) -> np.ndarray:
+    """This thread's buffer for a task's halo'd input, reused from task to task
+    (the in-memory call reads it and returns a new array): fresh pages for every
+    block would cost as much as the copy into them."""
+    n = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    buf = getattr(_tls, "buf", None)
+    if buf is None or buf.nbytes < n:
+        buf = _tls.buf = np.empty(n, np.uint8)
+    return buf[:n].view(dtype).reshape(shape)
+
+
 def _rim(block: np.ndarray, parts: tuple[tuple[slice, ...], ...]) -> tuple[np.ndarray, ...]:
     """The parts of a block its neighbours' tasks read (their halos), copied: one
     small task per block, after which the block is held only for its own task."""
@@ -337,6 +356,18 @@ def _run_block(op: Callable[..., np.ndarray], blk: _Block, sources: list[Any],
     x = _assemble(blocks, blk)
     with _task_threads():
         return op(x, blk.nout, blk.pads, *aligned)
+
+
+def _task(key: Any, fn: Callable[..., Any], dep: Any, arg: Any, deps: Any = (), *more: Any,
+          literal: bool = False) -> Any:
+    """fn(dep's value, arg, [deps' values], *more's values) as a graph task: a
+    dask Task where dask has them, else the tuple form."""
+    if literal:
+        return (fn, dep, arg) if Task is None else Task(key, fn, TaskRef(dep), arg)
+    if Task is None:
+        return (fn, dep, arg, list(deps), *more)
+    return Task(key, fn, TaskRef(dep), arg, List(*(TaskRef(k) for k in deps)),
+                *(TaskRef(k) for k in more))
 
 
 def _blocked(fname: str, x: DaskArray, g: _Geometry, op: Any,
@@ -373,7 +404,7 @@ def _blocked(fname: str, x: DaskArray, g: _Geometry, op: Any,
                       for r in out_roles)
     token = tokenize(fname, x.name, op, [a.name for a in al])
     name, op_key = f"{fname}-{token}", f"fastconv-op-{token}"
-    dsk: dict[Any, Any] = {op_key: op}
+    dsk: dict[Any, Any] = {op_key: op if Task is None else DataNode(op_key, op)}
     rims: dict[tuple[int, ...], dict[tuple[tuple[Any, Any], ...], int]] = {}
     for ib in range(len(x.chunks[0])):
         for js in itertools.product(*(range(len(c)) for c in ochunks)):
@@ -420,10 +451,11 @@ def _blocked(fname: str, x: DaskArray, g: _Geometry, op: Any,
                          tuple(ochunks[i][j] for i, j in enumerate(js)), pads, tuple(picks))
 
             akeys = [(a.name, *index(roles)) for a, (_, roles) in zip(al, aligned)]
-            dsk[out_key] = (_run_block, op_key, blk, keys, *akeys)
+            dsk[out_key] = _task(out_key, _run_block, op_key, blk, keys, *akeys)
     for idx, parts in rims.items():
-        dsk[(name + "-rim", *idx)] = (_rim, (x.name, *idx),
-                                      tuple(tuple(slice(a, b) for a, b in pk) for pk in parts))
+        rk = (name + "-rim", *idx)
+        dsk[rk] = _task(rk, _rim, (x.name, *idx),
+                        tuple(tuple(slice(a, b) for a, b in pk) for pk in parts), literal=True)
     graph = HighLevelGraph.from_collections(name, dsk, dependencies=[x, *al])
     return da.Array(graph, name, chunks_of(out_roles, out_shape),
                     meta=np.empty((0,) * len(out_shape), g.dtype))
@@ -446,6 +478,42 @@ class _Call:
 
     def __dask_tokenize__(self) -> Any:
         return ("fastconv-call", self.fn.__name__, tokenize(self.args, self.kwargs), self.aligned)
+
+
+class _Depthwise3d:
+    """A depthwise 3-D convolution (one input channel per group, one output per
+    channel: a single-channel volume filter among them) on a padded block, as kD
+    depthwise 2-D convolutions over the block's depth slices taken as channels,
+    summed through the fused residual. The 2-D depthwise kernels vectorise
+    across the slices; conv3d's own path for one channel gathers the taps of
+    every pixel first (27 x the block for 3x3x3). Equal within rounding."""
+
+    def __init__(self, w: np.ndarray, b: np.ndarray | None, spec: _args.ConvSpec,
+                 activation: Activation) -> None:
+        self.w, self.b, self.activation = w, b, activation
+        self.stride, self.dilation = tuple(spec.stride), tuple(spec.dilation)
+
+    def __call__(self, x: np.ndarray, nout: tuple[int, ...], pads: tuple[tuple[int, int], ...],
+                 *blocks: np.ndarray) -> np.ndarray:
+        N, C = x.shape[:2]
+        nD = nout[0]
+        (sd, sh, sw), (dd, dh, dw) = self.stride, self.dilation
+        kD = self.w.shape[2]
+        acc = None if not blocks else blocks[0].reshape(N, C * nD, *nout[1:])
+        for t in range(kD):
+            xs = x[:, :, t * dd:t * dd + sd * (nD - 1) + 1:sd]
+            xs = np.ascontiguousarray(xs).reshape(N, C * nD, *xs.shape[3:])
+            wt = np.repeat(self.w[:, :, t], nD, axis=0)
+            last = t == kD - 1
+            b = None if not last or self.b is None else np.repeat(self.b, nD)
+            acc = _F.depthwise_conv2d(xs, wt, b, (sh, sw), 0, (dh, dw), residual=acc,
+                                      activation=self.activation if last else None)
+        assert acc is not None
+        return acc.reshape(N, C, nD, *nout[1:])
+
+    def __dask_tokenize__(self) -> Any:
+        return ("fastconv-depthwise3d", tokenize(self.w, self.b, self.stride, self.dilation,
+                                                  self.activation))
 
 
 class _LayerCall:
@@ -573,6 +641,12 @@ def _conv(nd: int, x: Any, weight: ArrayLike, bias: ArrayLike | None, stride: In
     spec, _, w, b = _args.conv_spec(nd, _meta(x), weight, bias, stride, padding, dilation,
                                     groups, padding_mode, algorithm, activation, layout)
     res = _residual(residual, spec)
+    if (nd == 3 and algorithm == "auto" and not spec.layout and spec.groups == spec.C_in
+            == spec.C_out):
+        # a depthwise (or one-channel) volume filter: kD depthwise 2-D passes
+        # over the depth slices, the padded block materialised in the task
+        return _run("fastconv-conv3d", x, spec, _Depthwise3d(w, b, spec, activation),
+                    aligned=res, kernel_pads=False)
     op = _Call(getattr(_F, f"conv{nd}d"), (w, b),
                dict(stride=stride, dilation=dilation, groups=groups, padding_mode=padding_mode,
                     algorithm=algorithm, activation=activation, layout=layout),
