@@ -49,8 +49,9 @@ except ImportError as e:  # pragma: no cover - the optional extra
 
 try:   # the task spec of dask >= 2024.12: tasks built as such are not converted per compute
     from dask._task_spec import DataNode, List, Task, TaskRef
+    _TASKS = True
 except ImportError:  # pragma: no cover - older dask: the tuple tasks
-    Task = None
+    _TASKS = False
 
 from . import _args, _config
 from . import functional as _F
@@ -363,8 +364,8 @@ def _task(key: Any, fn: Callable[..., Any], dep: Any, arg: Any, deps: Any = (), 
     """fn(dep's value, arg, [deps' values], *more's values) as a graph task: a
     dask Task where dask has them, else the tuple form."""
     if literal:
-        return (fn, dep, arg) if Task is None else Task(key, fn, TaskRef(dep), arg)
-    if Task is None:
+        return Task(key, fn, TaskRef(dep), arg) if _TASKS else (fn, dep, arg)
+    if not _TASKS:
         return (fn, dep, arg, list(deps), *more)
     return Task(key, fn, TaskRef(dep), arg, List(*(TaskRef(k) for k in deps)),
                 *(TaskRef(k) for k in more))
@@ -404,7 +405,7 @@ def _blocked(fname: str, x: DaskArray, g: _Geometry, op: Any,
                       for r in out_roles)
     token = tokenize(fname, x.name, op, [a.name for a in al])
     name, op_key = f"{fname}-{token}", f"fastconv-op-{token}"
-    dsk: dict[Any, Any] = {op_key: op if Task is None else DataNode(op_key, op)}
+    dsk: dict[Any, Any] = {op_key: DataNode(op_key, op) if _TASKS else op}
     rims: dict[tuple[int, ...], dict[tuple[tuple[Any, Any], ...], int]] = {}
     for ib in range(len(x.chunks[0])):
         for js in itertools.product(*(range(len(c)) for c in ochunks)):
@@ -416,7 +417,7 @@ def _blocked(fname: str, x: DaskArray, g: _Geometry, op: Any,
 
             out_key = (name, *index(out_roles))
             # per axis, each source block's rows the task reads (their bounding range)
-            spans = [{} for _ in axes]
+            spans: list[dict[int, tuple[int, int]]] = [{} for _ in axes]
             for i, sg in enumerate(mine):
                 for _, _, c, r0, r1, _ in sg:
                     if c >= 0:
@@ -452,11 +453,11 @@ def _blocked(fname: str, x: DaskArray, g: _Geometry, op: Any,
 
             akeys = [(a.name, *index(roles)) for a, (_, roles) in zip(al, aligned)]
             dsk[out_key] = _task(out_key, _run_block, op_key, blk, keys, *akeys)
-    for idx, parts in rims.items():
-        rk = (name + "-rim", *idx)
-        dsk[rk] = _task(rk, _rim, (x.name, *idx),
+    for src_idx, parts in rims.items():
+        rk = (name + "-rim", *src_idx)
+        dsk[rk] = _task(rk, _rim, (x.name, *src_idx),
                         tuple(tuple(slice(a, b) for a, b in pk) for pk in parts), literal=True)
-    graph = HighLevelGraph.from_collections(name, dsk, dependencies=[x, *al])
+    graph = HighLevelGraph.from_collections(name, dsk, dependencies=[x, *al])  # type: ignore[list-item]
     return da.Array(graph, name, chunks_of(out_roles, out_shape),
                     meta=np.empty((0,) * len(out_shape), g.dtype))
 

@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "15-tap Gaussian, a 3x3x3 volume filter, a 64->64 3x3 layer against "
                         "map_overlap + torch), and the Dask path's overhead over the in-memory "
                         "call (--threads, --quick, --seconds)")
+    b.add_argument("--dask-scale", type=_positive, default=1, help=argparse.SUPPRESS)  # tests: smaller
     b.add_argument("--json", metavar="FILE", default=None, help="write all results as JSON")
     b.add_argument("--report", metavar="DIR", default=None,
                    help="write DIR/report.md and DIR/ratios.png")
@@ -248,8 +249,8 @@ def dask(args) -> int:
     print(_db.HEADER)
     t0 = time.perf_counter()
     with _load.BusyProcesses(args.load):
-        rows = _db.run(threads, seconds, quick=args.quick, scale=getattr(args, "dask_scale", 1),
-                       progress=lambda line: print(line, flush=True))
+        rows = _db.run(threads, seconds, quick=args.quick, scale=args.dask_scale,
+                       progress=lambda line: print(line, flush=True), filter=args.filter)
     after = _load.loadavg()
     notes = ("s: median wall time of persist() (the result computed and held, not gathered); "
              "speed-up > 1: fastconv.dask is faster than the peer on the same Dask array; "

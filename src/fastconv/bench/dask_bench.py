@@ -117,7 +117,8 @@ def _coarse(x: Any, threads: int) -> Any:
 
 
 def run(threads: int, seconds: float, quick: bool = False, scale: int = 1,
-        progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+        progress: Callable[[str], None] | None = None,
+        filter: str | None = None) -> list[dict[str, Any]]:
     import dask
     import dask.array as da
     import fastconv as fc
@@ -129,7 +130,10 @@ def run(threads: int, seconds: float, quick: bool = False, scale: int = 1,
     before = fc.get_num_threads()
     rows = []
     try:
+        words = [w.strip().lower() for w in (filter or "").split(",") if w.strip()]
         for case in cases(quick, scale):
+            if words and not any(w in case["name"] for w in words):
+                continue
             if case["name"] == "layer64" and torch is None:
                 continue
             fc.set_num_threads(threads)
