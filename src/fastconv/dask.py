@@ -712,7 +712,7 @@ for _nd, _f in ((1, conv1d), (2, conv2d), (3, conv3d)):
     >>> import dask.array as da
     >>> import numpy as np
     >>> import fastconv.dask as fcd
-    >>> x = da.ones((1, 2) + (24,) * {_nd}, np.float32, chunks=(1, 2) + (8,) * {_nd})
+    >>> x = da.ones((1, 2) + (24,) * {_nd}, dtype=np.float32, chunks=(1, 2) + (8,) * {_nd})
     >>> y = fcd.conv{_nd}d(x, np.ones((4, 2) + (3,) * {_nd}, np.float32), padding=1)
     >>> y.shape, y.chunks[2]
     ({(1, 4) + (24,) * _nd}, (8, 8, 8))
@@ -813,7 +813,7 @@ def separable_conv2d(x: Any, row: ArrayLike, col: ArrayLike, bias: ArrayLike | N
     >>> import dask.array as da
     >>> import numpy as np
     >>> import fastconv.dask as fcd
-    >>> img = da.ones((1, 4096, 4096), np.float32, chunks=(1, 1024, 1024))   # (C, H, W)
+    >>> img = da.ones((1, 4096, 4096), dtype=np.float32, chunks=(1, 1024, 1024))   # (C, H, W)
     >>> g = np.array([1, 4, 6, 4, 1], np.float32) / 16
     >>> y = fcd.separable_conv2d(img, g, g, padding="same", padding_mode="reflect")
     >>> y.chunks[1], float(y[0, 0, 0].compute())
@@ -948,7 +948,7 @@ def apply(layer: Any, x: Any, *, residual: Any = None) -> DaskArray:
     >>> import fastconv as fc
     >>> import fastconv.dask as fcd
     >>> layer = fc.Conv2d(np.ones((8, 4, 3, 3), np.float32), padding=1, activation="relu")
-    >>> x = da.ones((2, 4, 64, 64), np.float32, chunks=(1, 4, 32, 32))
+    >>> x = da.ones((2, 4, 64, 64), dtype=np.float32, chunks=(1, 4, 32, 32))
     >>> y = fcd.apply(layer, x)
     >>> y.chunks
     ((1, 1), (8,), (32, 32), (32, 32))
@@ -1004,7 +1004,7 @@ class Conv2d(_DaskLayer, _layers.Conv2d):
     >>> import numpy as np
     >>> import fastconv.dask as fcd
     >>> layer = fcd.Conv2d(np.ones((8, 4, 3, 3), np.float32), stride=2, padding=1)
-    >>> layer(da.ones((1, 4, 64, 64), np.float32, chunks=(1, 4, 16, 16))).chunks[2:]
+    >>> layer(da.ones((1, 4, 64, 64), dtype=np.float32, chunks=(1, 4, 16, 16))).chunks[2:]
     ((8, 8, 8, 8), (8, 8, 8, 8))
     """
 
