@@ -111,6 +111,23 @@ def test_conv_channels_last_unbatched_residual_activation(nd, rng):
             same(sync(y), ref)
 
 
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("C", (1, 3))
+def test_depthwise_volume_filter(C, mode, rng):
+    """conv3d with groups = channels (a one-channel volume filter among them) runs
+    as depthwise 2-D passes over the depth slices: within rounding."""
+    x = rand(rng, (2, C, 13, 11, 12), np.float32)
+    w = rand(rng, (C, 1, 3, 3, 3), np.float32)
+    b = rand(rng, (C,), np.float32)
+    for kw in (dict(padding=1), dict(padding=2, stride=(2, 1, 2), dilation=(2, 1, 1))):
+        ref = fc.conv3d(x, w, b, groups=C, padding_mode=mode, activation="relu", **kw)
+        r = rand(rng, ref.shape, np.float32)
+        ref = fc.conv3d(x, w, b, groups=C, padding_mode=mode, activation="relu", residual=r, **kw)
+        y = fcd.conv3d(chunked(x, (5, 4, 6)), w, b, groups=C, padding_mode=mode,
+                       activation="relu", residual=r, **kw)
+        assert_close(y.compute(scheduler="threads"), ref, what=f"{mode} {kw}")
+
+
 def test_conv2d_auto_algorithm_within_tolerance(rng):
     """The planner may pick Winograd or GEMM for a block's size: within tolerance."""
     x = rand(rng, (1, 16, 40, 40), np.float32)

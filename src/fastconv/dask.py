@@ -334,14 +334,15 @@ def _assemble(blocks: list[np.ndarray], blk: _Block) -> np.ndarray:
 _tls = threading.local()
 
 
-def _scratch(shape: Sequence[int], dtype: np.dtype) -> np.ndarray:
-    """This thread's buffer for a task's halo'd input, reused from task to task
-    (the in-memory call reads it and returns a new array): fresh pages for every
-    block would cost as much as the copy into them."""
+def _scratch(shape: Sequence[int], dtype: np.dtype, name: str = "input") -> np.ndarray:
+    """This thread's buffer ``name`` (a task's halo'd input, partial sums), reused
+    from task to task (the in-memory call reads it and returns a new array):
+    fresh pages for every block would cost as much as the copy into them."""
     n = int(np.prod(shape)) * np.dtype(dtype).itemsize
-    buf = getattr(_tls, "buf", None)
+    bufs = _tls.__dict__.setdefault("bufs", {})
+    buf = bufs.get(name)
     if buf is None or buf.nbytes < n:
-        buf = _tls.buf = np.empty(n, np.uint8)
+        buf = bufs[name] = np.empty(n, np.uint8)
     return buf[:n].view(dtype).reshape(shape)
 
 
@@ -500,17 +501,32 @@ class _Depthwise3d:
         nD = nout[0]
         (sd, sh, sw), (dd, dh, dw) = self.stride, self.dilation
         kD = self.w.shape[2]
-        acc = None if not blocks else blocks[0].reshape(N, C * nD, *nout[1:])
+        shape = (N, C * nD, *nout[1:])
+        acc = None if not blocks else blocks[0].reshape(shape)
         for t in range(kD):
             xs = x[:, :, t * dd:t * dd + sd * (nD - 1) + 1:sd]
             xs = np.ascontiguousarray(xs).reshape(N, C * nD, *xs.shape[3:])
-            wt = np.repeat(self.w[:, :, t], nD, axis=0)
+            wt, b = self._weights(t, nD)
             last = t == kD - 1
-            b = None if not last or self.b is None else np.repeat(self.b, nD)
-            acc = _F.depthwise_conv2d(xs, wt, b, (sh, sw), 0, (dh, dw), residual=acc,
+            # the partial sums in this thread's two buffers, the result a new array
+            out = None if last else _scratch(shape, x.dtype, f"dw{t % 2}")
+            acc = _F.depthwise_conv2d(xs, wt, b if last else None, (sh, sw), 0, (dh, dw),
+                                      residual=acc, out=out,
                                       activation=self.activation if last else None)
         assert acc is not None
         return acc.reshape(N, C, nD, *nout[1:])
+
+    def _weights(self, t: int, nD: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Tap plane t of every channel's kernel, once per depth slice (cached)."""
+        cache = self.__dict__.setdefault("_cache", {})
+        got = cache.get((t, nD))
+        if got is None:
+            got = cache[(t, nD)] = (np.repeat(self.w[:, :, t], nD, axis=0),
+                                    None if self.b is None else np.repeat(self.b, nD))
+        return got
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_cache"}
 
     def __dask_tokenize__(self) -> Any:
         return ("fastconv-depthwise3d", tokenize(self.w, self.b, self.stride, self.dilation,
