@@ -312,9 +312,6 @@ def test_threaded_scheduler_and_task_threads(rng, restore_threads):
     w = rand(rng, (3, 3, 3, 3), np.float32)
     seen = []
 
-    class Probe(np.ndarray):
-        pass
-
     def probe(block):
         seen.append(fcd.task_threads())
         return block

@@ -794,7 +794,7 @@ def pointwise_conv2d(x: Any, weight: ArrayLike, bias: ArrayLike | None = None, *
     x = _as_dask(x)
     _no_out(out)
     w = _F._pointwise_weight(weight)
-    spec, _, w4, b = _args.conv_spec(2, _meta(x), w[:, :, None, None], bias, 1, 0, 1, 1,
+    spec, _, _, b = _args.conv_spec(2, _meta(x), w[:, :, None, None], bias, 1, 0, 1, 1,
                                      "zeros", "auto", activation, layout)
     res = _residual(residual, spec)
     op = _Call(_pointwise, (w, b), dict(activation=activation, layout=layout),

@@ -67,9 +67,9 @@ def cases(quick: bool = False, scale: int = 1) -> list[dict[str, Any]]:
     ]
 
 
-def _impls(case: dict[str, Any], x: Any, threads: int) -> dict[str, Any]:
-    """(peer name, peer, fastconv.dask, in-memory call on an ndarray, fastconv.dask on
-    few chunks) for a case."""
+def _impls(case: dict[str, Any]) -> dict[str, Any]:
+    """A case's peer (its name and a function of the Dask array), fastconv.dask's
+    call and the in-memory call on an ndarray."""
     import dask.array as da
 
     import fastconv as fc
@@ -142,7 +142,7 @@ def run(threads: int, seconds: float, quick: bool = False, scale: int = 1,
                 x = rng.random(case["shape"], dtype=np.float32, chunks=case["chunks"]).persist()
                 xc = _coarse(x, threads).persist()
                 xn = x.compute()
-                im = _impls(case, x, threads)
+                im = _impls(case)
                 if torch is not None:
                     torch.set_num_threads(1)          # one per task, as fastconv's
                 peer_s, _ = _median_time(lambda: im["peer"](x).persist(), seconds)
