@@ -126,6 +126,9 @@ def test_depthwise_volume_filter(C, mode, rng):
         y = fcd.conv3d(chunked(x, (5, 4, 6)), w, b, groups=C, padding_mode=mode,
                        activation="relu", residual=r, **kw)
         assert_close(y.compute(scheduler="threads"), ref, what=f"{mode} {kw}")
+        y = fcd.conv3d(da.from_array(x[1], chunks=(-1, 4, 6, 5)), w, b, groups=C,
+                       padding_mode=mode, activation="relu", residual=r[1], **kw)
+        assert_close(sync(y), ref[1], what=f"unbatched {mode} {kw}")
 
 
 def test_conv2d_auto_algorithm_within_tolerance(rng):

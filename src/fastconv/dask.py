@@ -173,6 +173,7 @@ class _Geometry:
     pad1: tuple[int, ...]
     pad_mode: int
     dtype: np.dtype
+    batched: bool = True
 
     @classmethod
     def of(cls, spec: _args.ConvSpec, C_out: int | None = None,
@@ -181,18 +182,20 @@ class _Geometry:
             span = [d * (k - 1) + 1 for d, k in zip(spec.dilation, spec.kernel)]
         return cls(spec.nd, spec.layout, spec.C_out if C_out is None else C_out,
                    tuple(spec.out_size), tuple(span), tuple(spec.stride), tuple(spec.pad0),
-                   tuple(spec.pad1), spec.pad_mode, spec.dtype)
+                   tuple(spec.pad1), spec.pad_mode, spec.dtype, spec.batched)
 
     def spatial_axes(self) -> tuple[int, ...]:
-        return tuple(range(1, self.nd + 1)) if self.layout else tuple(range(2, self.nd + 2))
+        first = int(self.batched) + (0 if self.layout else 1)
+        return tuple(range(first, first + self.nd))
 
     def channel_axis(self) -> int:
-        return self.nd + 1 if self.layout else 1
+        return int(self.batched) + (self.nd if self.layout else 0)
 
     def roles(self) -> tuple[Any, ...]:
-        """A batched input's or the output's axes: 'n', None (whole) or a spatial index."""
+        """The input's or the output's axes: 'n' (the batch, if batched), None
+        (whole: the channels) or a spatial index."""
         sp = tuple(range(self.nd))
-        return ("n",) + sp + (None,) if self.layout else ("n", None) + sp
+        return ("n",) * self.batched + (sp + (None,) if self.layout else (None,) + sp)
 
 
 Segment = tuple[int, int, int, int, int, int]   # dst0, dst1, source block, row0, row1, step
@@ -408,7 +411,7 @@ def _blocked(fname: str, x: DaskArray, g: _Geometry, op: Any,
     name, op_key = f"{fname}-{token}", f"fastconv-op-{token}"
     dsk: dict[Any, Any] = {op_key: DataNode(op_key, op) if _TASKS else op}
     rims: dict[tuple[int, ...], dict[tuple[tuple[Any, Any], ...], int]] = {}
-    for ib in range(len(x.chunks[0])):
+    for ib in range(len(x.chunks[0]) if g.batched else 1):
         for js in itertools.product(*(range(len(c)) for c in ochunks)):
             mine = [per_axis[i][j][0] for i, j in enumerate(js)]
             pads = tuple(per_axis[i][j][1] for i, j in enumerate(js))
@@ -429,7 +432,8 @@ def _blocked(fname: str, x: DaskArray, g: _Geometry, op: Any,
             picks: list[int] = []
             for combo in itertools.product(*used):
                 idx = [0] * x.ndim
-                idx[0] = ib
+                if g.batched:
+                    idx[0] = ib
                 part: list[slice] = [slice(None)] * x.ndim
                 whole = True
                 for i, ax in enumerate(axes):
@@ -497,6 +501,8 @@ class _Depthwise3d:
 
     def __call__(self, x: np.ndarray, nout: tuple[int, ...], pads: tuple[tuple[int, int], ...],
                  *blocks: np.ndarray) -> np.ndarray:
+        if x.ndim == 4:        # unbatched
+            return self(x[None], nout, pads, *(b[None] for b in blocks))[0]
         N, C = x.shape[:2]
         nD = nout[0]
         (sd, sh, sw), (dd, dh, dw) = self.stride, self.dilation
@@ -625,20 +631,12 @@ def _channels_whole(x: DaskArray, axis: int, name: str) -> DaskArray:
 def _run(fname: str, x: DaskArray, spec: _args.ConvSpec, op: Any, g: _Geometry | None = None,
          aligned: Sequence[tuple[DaskArray, tuple[Any, ...] | None]] = (),
          kernel_pads: bool = True) -> DaskArray:
-    """Lift x (and the aligned arrays whose roles are None: the output's) to a
-    batch, keep the channels whole, block, and drop the batch again."""
+    """Keep the channels whole and block (the aligned arrays whose roles are None
+    have the output's: a residual)."""
     g = _Geometry.of(spec) if g is None else g
-    if not spec.batched:
-        x = x[None]
     x = _channels_whole(x, g.channel_axis(), "x")
-    al = []
-    for a, roles in aligned:
-        if roles is None:      # the output's shape: a residual
-            a = a if spec.batched else a[None]
-            roles = g.roles()
-        al.append((a, roles))
-    y = _blocked(fname, x, g, op, al, kernel_pads)
-    return y if spec.batched else y[0]
+    al = [(a, g.roles() if roles is None else roles) for a, roles in aligned]
+    return _blocked(fname, x, g, op, al, kernel_pads)
 
 
 def _residual(residual: Any, spec: _args.ConvSpec) -> list[tuple[DaskArray, None]]:
