@@ -78,6 +78,22 @@ def test_bench_backward(tmp_path, restore_threads, capsys):
     assert "| r50_3x3_512 | dense |" in (tmp_path / "backward.md").read_text()
 
 
+def test_bench_dask(tmp_path, restore_threads, capsys):
+    """bench --dask on tiny arrays: the table, the JSON and the report (no timings checked)."""
+    pytest.importorskip("dask.array")
+    pytest.importorskip("dask_image")
+    from fastconv.bench import cli
+
+    rc = cli.main(["bench", "--dask", "--quick", "--dask-scale", "4", "--threads", "1",
+                   "--filter", "gaussian", "--seconds", "0.01", "--report", str(tmp_path),
+                   "--json", str(tmp_path / "d.json")])
+    assert rc == 0
+    rows = json.loads((tmp_path / "d.json").read_text())["rows"]
+    assert [r["case"] for r in rows] == ["gaussian15"]
+    assert all(r["err"] <= 1e-4 and r["fastconv_s"] > 0 and r["peer_s"] > 0 for r in rows)
+    assert "| gaussian15 |" in (tmp_path / "dask.md").read_text()
+
+
 def test_measure_warms_up_for_warm_seconds():
     """The untimed warm-up of a fast call lasts warm_seconds (another
     library's spinning thread pool must be gone before timing starts)."""

@@ -16,11 +16,18 @@ try:
     HAS_TORCH = True
 except ImportError:
     HAS_TORCH = False
+try:
+    import dask.array  # noqa: F401
+    HAS_DASK = True
+except ImportError:
+    HAS_DASK = False
 MODULES = ["fastconv", "fastconv.functional", "fastconv.layers", "fastconv.involution",
            "fastconv.batchnorm", "fastconv._config", "fastconv._core", "fastconv.grad",
            "fastconv._grad_involution",
            # the PyTorch bridge's examples need torch (an optional extra)
-           pytest.param("fastconv.torch", marks=pytest.mark.skipif(not HAS_TORCH, reason="needs torch"))]
+           pytest.param("fastconv.torch", marks=pytest.mark.skipif(not HAS_TORCH, reason="needs torch")),
+           # fastconv.dask's need dask (an optional extra)
+           pytest.param("fastconv.dask", marks=pytest.mark.skipif(not HAS_DASK, reason="needs dask"))]
 FLAGS = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
 
 

@@ -277,3 +277,23 @@ def test_reuse_output_keeps_one_array_per_shape(rng):
     ct = fastconv.ConvTranspose2d(rng.standard_normal((4, 3, 2, 2)).astype(np.float32), stride=2,
                                   reuse_output=True)
     assert ct(x1) is ct(x1)
+
+
+def test_layers_pickle():
+    """A layer travels by pickle (fastconv.dask ships it to workers): the weights and
+    arguments, not the packings, plans or lock; the copy computes the same bits."""
+    import pickle
+
+    import fastconv as fc
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((1, 4, 9, 9)).astype(np.float32)
+    for layer in (fc.Conv2d(rng.standard_normal((6, 4, 3, 3)).astype(np.float32), padding=1,
+                            padding_mode="reflect", activation="relu"),
+                  fc.ConvTranspose2d(rng.standard_normal((4, 2, 3, 3)).astype(np.float32), stride=2)):
+        y = layer(x)                       # packed and planned before pickling
+        copy = pickle.loads(pickle.dumps(layer))
+        assert not copy._packs and not copy.weight.flags.writeable
+        np.testing.assert_array_equal(copy(x), y)
+    inv = fc.Involution2d(8, 3, group_channels=4, seed=0)
+    x = rng.standard_normal((1, 8, 6, 6)).astype(np.float32)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(inv))(x), inv(x))

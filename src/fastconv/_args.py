@@ -167,21 +167,52 @@ def choice_arg(v, table: dict, name: str) -> int:
 
 # ---------------------------------------------------------------- arrays
 
+class ArrayMeta:
+    """An array's shape and dtype, without its data: what the checks read.
+
+    fastconv.dask validates a call on a Dask array by running the in-memory
+    checks on it (the same errors, the same messages), never allocating the
+    array; ``as_float_array`` checks its dtype and returns it as is."""
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape, dtype) -> None:
+        self.shape = tuple(int(s) for s in shape)
+        self.dtype = np.dtype(dtype)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __getitem__(self, index):
+        if index is None:      # spatial_input's x[None]: a batch of one
+            return ArrayMeta((1,) + self.shape, self.dtype)
+        raise TypeError("ArrayMeta has no data; only [None] lifts it to a batch")
+
+
+def _check_float_dtype(dtype, name: str) -> None:
+    if dtype == object or dtype.kind not in "fiub":
+        raise TypeError(f"{name} must be a float32 or float64 array, got dtype {dtype}")
+    if dtype.newbyteorder("=") not in DTYPES:
+        raise TypeError(f"{name} must be float32 or float64, got dtype {dtype} "
+                        "(fastconv never casts silently; convert with .astype)")
+
+
 def as_float_array(a, name: str) -> np.ndarray:
-    """A C-contiguous, native-order float32/float64 ndarray (copies only if needed)."""
+    """A C-contiguous, native-order float32/float64 ndarray (copies only if needed);
+    an ArrayMeta is checked and returned as is."""
     if a is None:
         raise TypeError(f"{name} must be an array, got None")
+    if type(a) is ArrayMeta:
+        _check_float_dtype(a.dtype, name)
+        return a  # type: ignore[return-value]
     if hasattr(a, "detach") and hasattr(a, "numpy"):  # a torch tensor
         a = a.detach().cpu().numpy()
     try:
         arr = np.asarray(a)
     except Exception as e:  # noqa: BLE001 - any conversion failure is the caller's type error
         raise TypeError(f"{name} must be an array, got {type(a).__name__}: {e}") from None
-    if arr.dtype == object or arr.dtype.kind not in "fiub":
-        raise TypeError(f"{name} must be a float32 or float64 array, got dtype {arr.dtype}")
-    if arr.dtype.newbyteorder("=") not in DTYPES:
-        raise TypeError(f"{name} must be float32 or float64, got dtype {arr.dtype} "
-                        "(fastconv never casts silently; convert with .astype)")
+    _check_float_dtype(arr.dtype, name)
     if not arr.dtype.isnative:
         arr = arr.astype(arr.dtype.newbyteorder("="))
     return np.ascontiguousarray(arr)
@@ -244,7 +275,9 @@ def check_residual(residual, spec) -> np.ndarray | None:
     if residual is None:
         return None
     r = residual
-    if not _ready(r):
+    if type(r) is ArrayMeta:
+        r = as_float_array(r, "residual")
+    elif not _ready(r):
         r = np.ascontiguousarray(as_float_array(r, "residual"))
     if r.shape != tuple(spec.out_shape):
         raise ValueError(f"residual must have the result's shape {tuple(spec.out_shape)}, "

@@ -717,14 +717,20 @@ def depthwise_conv2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = N
     >>> fc.depthwise_conv2d(x, np.ones((64, 1, 3, 3), np.float32)).shape   # m = 2
     (1, 64, 26, 26)
     """
+    C = _depthwise_groups(x, weight, layout)
+    return conv2d(x, weight, bias, stride, padding, dilation, C, activation=activation,
+                  residual=residual, layout=layout, out=out)
+
+
+def _depthwise_groups(x, weight, layout, name="weight"):
+    """The channel count C of a depthwise call (its groups), weight's shape checked."""
     C = _channels(x, 2, _args.layout_arg(layout))
     wshape = np.shape(weight)
     if len(wshape) != 4 or wshape[1] != 1 or C == 0 or wshape[0] % C:
-        _args.as_float_array(weight, "weight")
-        raise ValueError(f"weight must have shape (C*m, 1, kH, kW) with C={C}, "
+        _args.as_float_array(weight, name)
+        raise ValueError(f"{name} must have shape (C*m, 1, kH, kW) with C={C}, "
                          f"got {tuple(wshape)}")
-    return conv2d(x, weight, bias, stride, padding, dilation, C, activation=activation,
-                  residual=residual, layout=layout, out=out)
+    return C
 
 
 def _pointwise_weight(weight, name="weight"):
@@ -875,6 +881,20 @@ def separable_conv2d(x: ArrayLike, row: ArrayLike, col: ArrayLike,
     >>> float(abs(sobel_x[0, 0, 10, 10]))
     0.0
     """
+    spec, xb, r, rpc, c, cpc, b = _separable_spec(x, row, col, bias, stride, padding,
+                                                   padding_mode, activation, layout)
+    rb = check_residual(residual, spec)
+    y, yb = _result(spec, out, x, row, col, bias)
+    if spec.empty:
+        return y
+    _core.separable(_unfused(spec, rb), xb, r, rpc, c, cpc, b, yb)
+    _epilogue_after(spec, rb, yb)
+    return y
+
+
+def _separable_spec(x, row, col, bias, stride, padding, padding_mode, activation, layout):
+    """Validate a separable filter: (spec, x batched, row, row per channel,
+    col, col per channel, bias)."""
     xa = _args.as_float_array(x, "x")
     lay = _args.layout_arg(layout)
     xb, batched = _args.spatial_input(xa, 2)
@@ -895,13 +915,7 @@ def separable_conv2d(x: ArrayLike, row: ArrayLike, col: ArrayLike,
     stride = _args.moving_stride(stride, osz, (H, W), pad0, pad1, kernel)
     spec = _args.ConvSpec(2, batched, N, C, C, C, (H, W), osz, kernel, stride, (1, 1),
                           pad0, pad1, pmode, act, 0, xa.dtype, alpha, lay)
-    rb = check_residual(residual, spec)
-    y, yb = _result(spec, out, x, row, col, bias)
-    if spec.empty:
-        return y
-    _core.separable(_unfused(spec, rb), xb, r, rpc, c, cpc, b, yb)
-    _epilogue_after(spec, rb, yb)
-    return y
+    return spec, xb, r, rpc, c, cpc, b
 
 
 def _unfused(spec, rb):
@@ -991,14 +1005,30 @@ def depthwise_separable_conv2d(x: ArrayLike, depthwise_weight: ArrayLike,
     >>> y.shape, float(y[0, 0, 5, 5])
     ((1, 64, 28, 28), 192.0)
     """
+    spec, full, xb, dw, db, pw, pb = _dwsep_spec(
+        x, depthwise_weight, pointwise_weight, depthwise_bias, pointwise_bias, stride,
+        padding, dilation, depthwise_activation, activation, layout)
+    pact, alpha = full.activation, full.alpha
+    rb = check_residual(residual, full)
+    y, yb = _result(full, out, x, depthwise_weight, pointwise_weight, depthwise_bias,
+                    pointwise_bias)
+    if full.empty:
+        return y
+    d = spec.c_desc()
+    _core.dwsep(d[:27] + (alpha,) + d[28:], xb, dw, db, spec.activation, pw, pb,
+                0 if rb is not None else pact, yb)
+    _epilogue_after(full, rb, yb)
+    return y
+
+
+def _dwsep_spec(x, depthwise_weight, pointwise_weight, depthwise_bias, pointwise_bias, stride,
+                padding, dilation, depthwise_activation, activation, layout):
+    """Validate a depthwise-separable block: (the depthwise stage's spec, the
+    whole block's, x batched, depthwise weight and bias, pointwise weight and bias)."""
     lay = _args.layout_arg(layout)
-    C = _channels(x, 2, lay)
+    _channels(x, 2, lay)
     _args.activation_arg(depthwise_activation, "depthwise_activation")
-    dwshape = np.shape(depthwise_weight)
-    if len(dwshape) != 4 or dwshape[1] != 1 or C == 0 or dwshape[0] % C:
-        _args.as_float_array(depthwise_weight, "depthwise_weight")
-        raise ValueError(f"depthwise_weight must have shape (C*m, 1, kH, kW) with C={C}, "
-                         f"got {tuple(dwshape)}")
+    C = _depthwise_groups(x, depthwise_weight, layout, "depthwise_weight")
     spec, xb, dw, db = conv_spec(2, x, depthwise_weight, depthwise_bias, stride, padding,
                                  dilation, C, "zeros", "auto", depthwise_activation, layout)
     pw = _pointwise_weight(pointwise_weight, "pointwise_weight")
@@ -1015,16 +1045,7 @@ def depthwise_separable_conv2d(x: ArrayLike, depthwise_weight: ArrayLike,
     full = _args.ConvSpec(2, spec.batched, spec.N, spec.C_in, pw.shape[0], 1, spec.in_size,
                           spec.out_size, (1, 1), (1, 1), (1, 1), (0, 0), (0, 0), 0, pact, 0,
                           spec.dtype, alpha, lay)
-    rb = check_residual(residual, full)
-    y, yb = _result(full, out, x, depthwise_weight, pointwise_weight, depthwise_bias,
-                    pointwise_bias)
-    if full.empty:
-        return y
-    d = spec.c_desc()
-    _core.dwsep(d[:27] + (alpha,) + d[28:], xb, dw, db, spec.activation, pw, pb,
-                0 if rb is not None else pact, yb)
-    _epilogue_after(full, rb, yb)
-    return y
+    return spec, full, xb, dw, db, pw, pb
 
 
 # ---------------------------------------------------------------- involution

@@ -228,6 +228,17 @@ class Involution2d:
         self._plans = {}
         self._lock = threading.Lock()
 
+    def __getstate__(self) -> dict[str, Any]:
+        """The weights and geometry (pickling, e.g. to Dask workers); the layers
+        per dtype, the checked problems and the lock are made again."""
+        return {k: v for k, v in self.__dict__.items()
+                if k not in ("_by_dtype", "_plans", "_lock")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._by_dtype, self._plans = {}, {}
+        self._lock = threading.Lock()
+
     def state_dict(self) -> dict[str, FloatArray]:
         """The weights under the official repository's key names.
 

@@ -46,6 +46,23 @@ class _Layer:
         self._lock = threading.Lock()
         self._tls = threading.local()   # reuse_output: each thread's kept outputs
 
+    # Pickling (a layer shipped to Dask workers, fastconv.dask): the weights and
+    # arguments travel; the packings, plans, lock and kept outputs are this
+    # process's and are made again where the layer is unpickled.
+    _TRANSIENT = ("_packs", "_plans", "_lock", "_tls")
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k not in self._TRANSIENT}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        for a in (self.weight, self.bias):
+            if a is not None:
+                a.setflags(write=False)
+        self._packs, self._plans = {}, {}
+        self._lock = threading.Lock()
+        self._tls = threading.local()
+
     def _reused(self, out, shape, dtype, *inputs):
         """out, or (reuse_output=True) this thread's kept output of that shape:
         a new array is made only for a new shape (at most 4 kept) or where the

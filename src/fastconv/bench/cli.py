@@ -20,6 +20,8 @@ examples:
   python -m fastconv bench --networks               # whole networks end to end, 1 and 2 threads,
                                                     # batch 1 and 8 (--filter resnet, --threads, --batch)
   python -m fastconv bench --backward               # the gradients against PyTorch's backward
+  python -m fastconv bench --dask                   # fastconv.dask against dask-image, and its
+                                                    # overhead over the in-memory call (--threads)
 
 Every installed peer is timed (PyTorch, ONNX Runtime, SciPy, OpenCV); an absent one
 is skipped and named. GFLOP/s count 2 x the multiply-adds of the direct definition;
@@ -72,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--backward", action="store_true",
                    help="the gradients' table: input + weight gradient against PyTorch's CPU backward "
                         "(--filter, --threads, --batch)")
+    b.add_argument("--dask", action="store_true",
+                   help="fastconv.dask against dask-image on the same Dask arrays and chunks (a "
+                        "15-tap Gaussian, a 3x3x3 volume filter, a 64->64 3x3 layer against "
+                        "map_overlap + torch), and the Dask path's overhead over the in-memory "
+                        "call (--threads, --quick, --seconds)")
+    b.add_argument("--dask-scale", type=_positive, default=1, help=argparse.SUPPRESS)  # tests: smaller
     b.add_argument("--json", metavar="FILE", default=None, help="write all results as JSON")
     b.add_argument("--report", metavar="DIR", default=None,
                    help="write DIR/report.md and DIR/ratios.png")
@@ -220,6 +228,55 @@ def backward(args) -> int:
     return 1 if any(not r["err"] <= 1e-4 for r in rows) else 0
 
 
+def dask(args) -> int:
+    """--dask: fastconv.dask against dask-image (bench/dask_bench.py)."""
+    import json
+
+    from . import dask_bench as _db
+    try:
+        import dask  # noqa: F401
+        import dask_image  # noqa: F401
+    except ImportError as e:
+        print(f"--dask needs dask[array] and dask-image (and torch for the layer case): {e}",
+              file=sys.stderr)
+        return 2
+    threads = args.threads or _default_threads()
+    seconds = args.seconds if args.seconds else (0.3 if args.quick else 2.0)
+    before = _load.loadavg()
+    print(f"fastconv bench --dask: threaded scheduler, {threads} worker thread(s) (1 fastconv / "
+          f"torch thread per task), float32, medians / {seconds} s per cell, each implementation "
+          f"in its own block", file=sys.stderr)
+    print(_db.HEADER)
+    t0 = time.perf_counter()
+    with _load.BusyProcesses(args.load):
+        rows = _db.run(threads, seconds, quick=args.quick, scale=args.dask_scale,
+                       progress=lambda line: print(line, flush=True), filter=args.filter)
+    after = _load.loadavg()
+    notes = ("s: median wall time of persist() (the result computed and held, not gathered); "
+             "speed-up > 1: fastconv.dask is faster than the peer on the same Dask array; "
+             "overhead: fastconv.dask / the in-memory fastconv call at the same total threads "
+             "(< 1: the Dask path is faster); max rel. diff: max |diff| / rms against the peer "
+             "and the in-memory call.")
+    print()
+    print(notes)
+    print(f"machine load: load average {before} before, {after} after; "
+          f"{time.perf_counter() - t0:.0f} s")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"rows": rows, "loadavg_before": before, "loadavg_after": after}, f, indent=1)
+        print(f"results: {args.json}")
+    if args.report:
+        os.makedirs(args.report, exist_ok=True)
+        path = os.path.join(args.report, "dask.md")
+        with open(path, "w") as f:
+            f.write("# fastconv.dask against dask-image\n\n" + _db.HEADER + "\n" +
+                    "\n".join(_db.format_row(r) for r in rows) +
+                    f"\n\n{notes} {threads} worker thread(s); load average {before} before, "
+                    f"{after} after.\n")
+        print(f"report: {path}")
+    return 1 if any(not r["err"] <= 1e-4 for r in rows) else 0
+
+
 def bench(args) -> int:
     from . import report, runner
     from .peers import get_impls
@@ -228,6 +285,8 @@ def bench(args) -> int:
         return networks(args)
     if args.backward:
         return backward(args)
+    if args.dask:
+        return dask(args)
     if args.batch is None:
         args.batch = 1
     cases = _cases.select(quick=args.quick, filter=args.filter)
