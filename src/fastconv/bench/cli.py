@@ -29,6 +29,21 @@ each cell is the median of repeated calls after a warm-up, time-boxed per cell.
 """
 
 
+
+def _write_results(args, rows, before, after, name, text):
+    """--json FILE: the rows and the load; --report DIR: DIR/name holding text."""
+    import json
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"rows": rows, "loadavg_before": before, "loadavg_after": after}, f, indent=1)
+        print(f"results: {args.json}")
+    if args.report:
+        os.makedirs(args.report, exist_ok=True)
+        path = os.path.join(args.report, name)
+        with open(path, "w") as f:
+            f.write(text)
+        print(f"report: {path}")
+
 def _default_threads() -> int:
     try:
         import fastconv
@@ -120,7 +135,6 @@ def _list(cases, batch):
 
 def networks(args) -> int:
     """--networks: the whole-network table (bench/networks.py)."""
-    import json
 
     from . import networks as _net
     names = list(_net.NETWORKS)
@@ -164,26 +178,17 @@ def networks(args) -> int:
     errs = sorted({r["ort_error"] for r in rows if "ort_error" in r})
     for e in errs:
         print(f"ONNX Runtime failed: {e}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"rows": rows, "loadavg_before": before, "loadavg_after": after}, f, indent=1)
-        print(f"results: {args.json}")
-    if args.report:
-        os.makedirs(args.report, exist_ok=True)
-        path = os.path.join(args.report, "networks.md")
-        with open(path, "w") as f:
-            f.write("# Whole networks\n\n" + _net.HEADER + "\n" +
-                    "\n".join(_net.format_row(r) for r in rows) + "\n\n"
-                    f"Medians, float32, each library timed in its own block; load average "
-                    f"{before} before, {after} after.\n")
-        print(f"report: {path}")
+    _write_results(args, rows, before, after, "networks.md",
+                   "# Whole networks\n\n" + _net.HEADER + "\n" +
+                   "\n".join(_net.format_row(r) for r in rows) + "\n\n"
+                   f"Medians, float32, each library timed in its own block; load average "
+                   f"{before} before, {after} after.\n")
     bad = [r for r in rows if not r["agree"] <= 1e-4]
     return 1 if bad else 0
 
 
 def backward(args) -> int:
     """--backward: the gradients' table (bench/backward.py)."""
-    import json
 
     from . import backward as _bw
     try:
@@ -213,24 +218,15 @@ def backward(args) -> int:
           "aten.convolution_backward (input and weight), for involution autograd of the official unfold "
           "formulation; fastconv vs float64: max |difference| / rms of PyTorch's float64 gradients.")
     print(f"machine load: load average {before} before, {after} after; {time.perf_counter() - t0:.0f} s")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"rows": rows, "loadavg_before": before, "loadavg_after": after}, f, indent=1)
-        print(f"results: {args.json}")
-    if args.report:
-        os.makedirs(args.report, exist_ok=True)
-        path = os.path.join(args.report, "backward.md")
-        with open(path, "w") as f:
-            f.write("# Gradients\n\n" + _bw.HEADER + "\n" + "\n".join(_bw.format_row(r) for r in rows) +
-                    f"\n\nMedians, float32, each library timed in its own block; load average {before} "
-                    f"before, {after} after.\n")
-        print(f"report: {path}")
+    _write_results(args, rows, before, after, "backward.md",
+                   "# Gradients\n\n" + _bw.HEADER + "\n" + "\n".join(_bw.format_row(r) for r in rows) +
+                   f"\n\nMedians, float32, each library timed in its own block; load average {before} "
+                   f"before, {after} after.\n")
     return 1 if any(not r["err"] <= 1e-4 for r in rows) else 0
 
 
 def dask(args) -> int:
     """--dask: fastconv.dask against dask-image (bench/dask_bench.py)."""
-    import json
 
     from . import dask_bench as _db
     try:
@@ -261,19 +257,11 @@ def dask(args) -> int:
     print(notes)
     print(f"machine load: load average {before} before, {after} after; "
           f"{time.perf_counter() - t0:.0f} s")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"rows": rows, "loadavg_before": before, "loadavg_after": after}, f, indent=1)
-        print(f"results: {args.json}")
-    if args.report:
-        os.makedirs(args.report, exist_ok=True)
-        path = os.path.join(args.report, "dask.md")
-        with open(path, "w") as f:
-            f.write("# fastconv.dask against dask-image\n\n" + _db.HEADER + "\n" +
-                    "\n".join(_db.format_row(r) for r in rows) +
-                    f"\n\n{notes} {threads} worker thread(s); load average {before} before, "
-                    f"{after} after.\n")
-        print(f"report: {path}")
+    _write_results(args, rows, before, after, "dask.md",
+                   "# fastconv.dask against dask-image\n\n" + _db.HEADER + "\n" +
+                   "\n".join(_db.format_row(r) for r in rows) +
+                   f"\n\n{notes} {threads} worker thread(s); load average {before} before, "
+                   f"{after} after.\n")
     return 1 if any(not r["err"] <= 1e-4 for r in rows) else 0
 
 
