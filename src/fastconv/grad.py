@@ -141,6 +141,11 @@ def _input_grad_flipped(nd, gy, w, g, spatial, out, stride, dilation, pad0):
     return _CONV[nd](gy, wf, None, 1, pads, dilation, g)
 
 
+# output pixels up to which one image's depthwise weight gradient runs as a
+# forward convolution (_weight_grad)
+_DW_AS_CONV_PIXELS = 28 * 28
+
+
 def _weight_grad(nd, x, weight_size, grad_output, stride, padding, dilation, groups):
     xa = _args.as_float_array(x, "input")
     gy = _args.as_float_array(grad_output, "grad_output")
@@ -155,6 +160,16 @@ def _weight_grad(nd, x, weight_size, grad_output, stride, padding, dilation, gro
         raise ValueError(f"weight_size {size} does not fit groups={g} and input {xa.shape}")
     stride, dilation, pad0, pad1, out = _geometry(nd, xa.shape[2:], kernel, stride, padding, dilation)
     _check_gy(gy, N, C_out, out, nd)
+    if g == C_in == C_out and N == 1 and int(np.prod(out)) <= _DW_AS_CONV_PIXELS:
+        # one image of a depthwise layer on a small plane: a depthwise forward
+        # convolution of x with each channel's output gradient as its kernel
+        # (at stride `dilation` and dilation `stride`), on the forward's
+        # channel-blocked kernel; the C kernel's per-plane copies cost more
+        # there (960@7: 0.06 against 0.31 ms, 576@14: 0.11 against 0.28 ms,
+        # 192@28: 0.16 against 0.19 ms, 144@56: 0.54 against 0.36 ms, 2 threads)
+        r = _CONV[nd](xa, gy.reshape((C_out, 1) + out), None, dilation, tuple(zip(pad0, pad1)), stride, g)
+        r = r[(slice(None), slice(None)) + tuple(slice(0, k) for k in kernel)]
+        return np.ascontiguousarray(r.reshape(size))
     lift = lambda t, fill: (fill,) * (3 - nd) + tuple(t)  # noqa: E731
     desc = ((N, C_in, C_out, g) + lift(xa.shape[2:], 1) + lift(out, 1) + lift(kernel, 1) + lift(stride, 1)
             + lift(dilation, 1) + lift(pad0, 0) + lift(pad1, 0) + (0, 0))
