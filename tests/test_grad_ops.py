@@ -222,6 +222,12 @@ LAYER_CASES = [  # class, x (one or a sequence of shapes), w, kwargs
     ("Conv3d", [(1, 2, 4, 5, 4)], (3, 2, 3, 3, 3), dict(padding=1)),
     ("ConvTranspose2d", [(1, 4, 5, 5), (2, 4, 3, 4)], (4, 3, 4, 4), dict(stride=2, padding=1)),
     ("ConvTranspose1d", [(2, 3, 6)], (3, 2, 3), dict(stride=2, output_padding=1)),
+    # the weight gradient's forms through a layer on a sequence of shapes: depthwise (one
+    # image on a small plane as a forward convolution, a batch on the inner products,
+    # unbatched) and the GEMM, with padding modes
+    ("Conv2d", [(1, 6, 7, 7), (2, 6, 10, 9), (6, 5, 5)], (6, 1, 3, 3),
+     dict(padding=1, groups=6, padding_mode="replicate")),
+    ("Conv2d", [(2, 8, 12, 12), (1, 8, 20, 17)], (40, 8, 3, 3), dict(padding=1, padding_mode="reflect")),
 ]
 
 
